@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wharf-registry/wharf/registry/server"
+)
+
+func serveCommand() *cobra.Command {
+	var configDir, dataDir, listen, logLevel, logFormat string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the registry",
+		Long: "Run the registry. With a config directory holding config.yaml, use it; without one, run the embedded\n" +
+			"default: SQLite and local disk under the data directory, plain HTTP.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := newLogger(logLevel, logFormat)
+			if err != nil {
+				return err
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			srv, err := server.New(ctx, server.Options{ConfigDir: configDir, DataDir: dataDir, Listen: listen, Log: log, Out: os.Stdout})
+			if err != nil {
+				return err
+			}
+			defer srv.Close()
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w (is another server using the port? choose one with --listen)", listen, err)
+			}
+			if err := srv.Bootstrap(ctx); err != nil {
+				return err
+			}
+			return srv.Run(ctx, ln, 30*time.Second)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&configDir, "config-dir", "", "directory holding config.yaml (none: the embedded default)")
+	f.StringVar(&dataDir, "data-dir", server.DefaultDataDir, "directory for the embedded database and local storage")
+	f.StringVar(&listen, "listen", server.DefaultListen, "address to listen on")
+	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	return cmd
+}
+
+func newLogger(level, format string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: use debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: l}
+	var h slog.Handler
+	switch format {
+	case "text":
+		h = slog.NewTextHandler(os.Stderr, opts)
+	case "json":
+		h = slog.NewJSONHandler(os.Stderr, opts)
+	default:
+		return nil, fmt.Errorf("--log-format %q: use text or json", format)
+	}
+	return slog.New(server.ContextLogHandler{Handler: h}), nil
+}

@@ -1,0 +1,292 @@
+package oci
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/wharf-registry/wharf/registry/auth"
+	"github.com/wharf-registry/wharf/registry/storage"
+	"github.com/wharf-registry/wharf/registry/store"
+)
+
+// Options configure the registry API.
+type Options struct {
+	// Scheme and Host are PREFERRED_URL_SCHEME and SERVER_HOSTNAME: the base of the token realm.
+	Scheme, Host string
+	// MaxLayerSize is MAXIMUM_LAYER_SIZE.
+	MaxLayerSize int64
+	// PageSize is V2_PAGINATION_SIZE: the default and largest page of tags and the catalog.
+	PageSize int
+	// ProxyStorage is FEATURE_PROXY_STORAGE: stream blobs instead of redirecting to storage.
+	ProxyStorage bool
+	// AnonymousAccess is FEATURE_ANONYMOUS_ACCESS.
+	AnonymousAccess bool
+	// ReadOnly refuses every write (REGISTRY_STATE: readonly).
+	ReadOnly bool
+	// RedirectExpiry is how long signed storage URLs stay valid.
+	RedirectExpiry time.Duration
+	// BlobReserveWait bounds how long a push waits for the collector to finish removing an
+	// earlier copy of the same blob.
+	BlobReserveWait time.Duration
+}
+
+// Handler serves /v2/.
+type Handler struct {
+	store   *store.Store
+	storage storage.Driver
+	auth    *auth.Service
+	opts    Options
+	log     *slog.Logger
+
+	uploadMu sync.Mutex
+	uploads  map[string]*uploadLock
+}
+
+// NewHandler returns the registry API handler.
+func NewHandler(st *store.Store, sd storage.Driver, as *auth.Service, opts Options, log *slog.Logger) *Handler {
+	if opts.PageSize <= 0 {
+		opts.PageSize = 100
+	}
+	if opts.RedirectExpiry <= 0 {
+		opts.RedirectExpiry = 10 * time.Minute
+	}
+	if opts.BlobReserveWait <= 0 {
+		opts.BlobReserveWait = 30 * time.Second
+	}
+	if opts.MaxLayerSize <= 0 {
+		opts.MaxLayerSize = 20 << 30
+	}
+	return &Handler{store: st, storage: sd, auth: as, opts: opts, log: log, uploads: map[string]*uploadLock{}}
+}
+
+var (
+	reManifest = regexp.MustCompile(`^(.+)/manifests/([^/]+)$`)
+	reUploads  = regexp.MustCompile(`^(.+)/blobs/uploads/?$`)
+	reUpload   = regexp.MustCompile(`^(.+)/blobs/uploads/([^/]+)$`)
+	reBlob     = regexp.MustCompile(`^(.+)/blobs/([^/]+)$`)
+	reTags     = regexp.MustCompile(`^(.+)/tags/list$`)
+	reRefs     = regexp.MustCompile(`^(.+)/referrers/([^/]+)$`)
+)
+
+// request is one API call, parsed.
+type request struct {
+	w     http.ResponseWriter
+	r     *http.Request
+	ctx   context.Context
+	creds auth.Credentials
+	name  RepoName
+}
+
+// ServeHTTP routes a /v2/ request.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Docker-Distribution-API-Version", "registry/2.0")
+	path := strings.TrimPrefix(r.URL.Path, "/v2/")
+	if path == r.URL.Path {
+		writeError(w, r, ErrUnsupported.WithMessage("not a registry API path"))
+		return
+	}
+	req := &request{w: w, r: r, ctx: r.Context()}
+	var err error
+	switch {
+	case path == "" || path == "/":
+		err = h.base(req)
+	case path == "_catalog":
+		err = h.catalog(req)
+	default:
+		err = h.route(req, path)
+	}
+	if err != nil {
+		e := asError(err)
+		if e.Code.Status >= 500 {
+			h.log.ErrorContext(r.Context(), "registry request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		} else if e.Cause != nil {
+			h.log.DebugContext(r.Context(), "registry request refused", "method", r.Method, "path", r.URL.Path, "err", err)
+		}
+		writeError(w, r, e)
+	}
+}
+
+func (h *Handler) route(req *request, path string) error {
+	m := req.r.Method
+	type route struct {
+		re      *regexp.Regexp
+		methods map[string]func(*request, string) error
+	}
+	routes := []route{
+		{reUploads, map[string]func(*request, string) error{http.MethodPost: h.startUpload}},
+		{reUpload, map[string]func(*request, string) error{
+			http.MethodGet: h.uploadStatus, http.MethodPatch: h.patchUpload, http.MethodPut: h.finishUpload, http.MethodDelete: h.cancelUpload}},
+		{reManifest, map[string]func(*request, string) error{
+			http.MethodGet: h.getManifest, http.MethodHead: h.getManifest, http.MethodPut: h.putManifest, http.MethodDelete: h.deleteManifest}},
+		{reBlob, map[string]func(*request, string) error{
+			http.MethodGet: h.getBlob, http.MethodHead: h.getBlob, http.MethodDelete: h.deleteBlob}},
+		{reTags, map[string]func(*request, string) error{http.MethodGet: h.listTags}},
+		{reRefs, map[string]func(*request, string) error{http.MethodGet: h.referrers}},
+	}
+	for _, rt := range routes {
+		sub := rt.re.FindStringSubmatch(path)
+		if sub == nil {
+			continue
+		}
+		name, err := ParseRepoName(sub[1])
+		if err != nil {
+			return ErrNameInvalid.WithMessage("%v", err)
+		}
+		req.name = name
+		fn, ok := rt.methods[m]
+		if !ok {
+			return ErrUnsupported.WithMessage("method %s is not supported here", m)
+		}
+		arg := ""
+		if len(sub) > 2 {
+			arg = sub[2]
+		}
+		return fn(req, arg)
+	}
+	return &Error{Code: Code{"NOT_FOUND", http.StatusNotFound, "no such registry API endpoint"}}
+}
+
+// base answers GET /v2/: 200 for valid credentials, 401 with the token challenge otherwise.
+func (h *Handler) base(req *request) error {
+	creds, err := h.auth.Authenticate(req.r)
+	if err != nil || !creds.Presented {
+		h.challenge(req.w, "", false)
+		return ErrUnauthorized.Err()
+	}
+	req.w.Header().Set("Content-Type", "application/json")
+	req.w.Write([]byte("{}"))
+	return nil
+}
+
+// challenge sets the WWW-Authenticate header that sends clients to the token endpoint.
+func (h *Handler) challenge(w http.ResponseWriter, scope string, insufficient bool) {
+	v := `Bearer realm="` + h.opts.Scheme + "://" + h.opts.Host + `/v2/auth",service="` + h.opts.Host + `"`
+	if scope != "" {
+		v += `,scope="` + scope + `"`
+	}
+	if insufficient {
+		v += `,error="insufficient_scope"`
+	}
+	w.Header().Set("WWW-Authenticate", v)
+}
+
+// authorize checks that the request may perform every action on its repository, answering
+// the refusal itself: 401 with a challenge for anonymous clients and tokens that lack the
+// scope, 403 for signed-in users without the right.
+func (h *Handler) authorize(req *request, actions ...string) error {
+	creds, err := h.auth.Authenticate(req.r)
+	scope := "repository:" + req.name.String() + ":" + strings.Join(actions, ",")
+	if err != nil {
+		h.challenge(req.w, scope, false)
+		return ErrUnauthorized.WithMessage("invalid credentials")
+	}
+	req.creds = creds
+	ok, err := h.allowed(req.ctx, creds, req.name, actions...)
+	if err != nil {
+		return err
+	}
+	if ok {
+		return nil
+	}
+	switch {
+	case creds.Token != nil:
+		h.challenge(req.w, scope, true)
+		return ErrUnauthorized.WithDetail([]auth.Access{{Type: "repository", Name: req.name.String(), Actions: actions}})
+	case creds.Identity.Anonymous():
+		h.challenge(req.w, scope, false)
+		return ErrUnauthorized.WithDetail([]auth.Access{{Type: "repository", Name: req.name.String(), Actions: actions}})
+	default:
+		return ErrDenied.WithMessage("%s may not %s %s", creds.Identity.Name(), strings.Join(actions, " and "), req.name)
+	}
+}
+
+// allowed reports whether the credentials permit every action on a repository.
+func (h *Handler) allowed(ctx context.Context, creds auth.Credentials, name RepoName, actions ...string) (bool, error) {
+	if creds.Token != nil {
+		for _, a := range actions {
+			if !creds.Token.Allows("repository", name.String(), a) {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	have, err := h.auth.RepositoryActions(ctx, creds.Identity, name.Namespace, name.Name)
+	if err != nil {
+		return false, ErrInternal.Wrap(err)
+	}
+	for _, a := range actions {
+		found := false
+		for _, x := range have {
+			if x == a {
+				found = true
+			}
+		}
+		if !found {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// repository loads the request's repository, or answers NAME_UNKNOWN.
+func (h *Handler) repository(req *request) (store.Repository, error) {
+	repo, err := h.store.Repository(req.ctx, req.name.Namespace, req.name.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Repository{}, ErrNameUnknown.WithMessage("repository %s not found", req.name)
+	}
+	if err != nil {
+		return store.Repository{}, ErrInternal.Wrap(err)
+	}
+	return repo, nil
+}
+
+// writableRepository loads or creates the request's repository for a push.
+func (h *Handler) writableRepository(req *request) (store.Repository, error) {
+	if h.opts.ReadOnly {
+		return store.Repository{}, ErrUnsupported.WithMessage("the registry is in read-only mode")
+	}
+	repo, created, err := h.store.EnsureRepository(req.ctx, req.name.Namespace, req.name.Name)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.Repository{}, ErrNameUnknown.WithMessage("namespace %s does not exist", req.name.Namespace)
+	}
+	if err != nil {
+		return store.Repository{}, ErrInternal.Wrap(err)
+	}
+	if created {
+		h.log.InfoContext(req.ctx, "repository created", "repository", req.name.String(), "by", req.creds.Identity.Name())
+	}
+	return repo, nil
+}
+
+// lockUpload serializes requests on one upload session within this node.
+func (h *Handler) lockUpload(id string) func() {
+	h.uploadMu.Lock()
+	l, ok := h.uploads[id]
+	if !ok {
+		l = &uploadLock{}
+		h.uploads[id] = l
+	}
+	l.refs++
+	h.uploadMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		h.uploadMu.Lock()
+		l.refs--
+		if l.refs == 0 {
+			delete(h.uploads, id)
+		}
+		h.uploadMu.Unlock()
+	}
+}
+
+type uploadLock struct {
+	mu   sync.Mutex
+	refs int
+}

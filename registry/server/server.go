@@ -1,0 +1,257 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/wharf-registry/wharf/registry/api"
+	"github.com/wharf-registry/wharf/registry/auth"
+	"github.com/wharf-registry/wharf/registry/gc"
+	"github.com/wharf-registry/wharf/registry/oci"
+	"github.com/wharf-registry/wharf/registry/storage"
+	"github.com/wharf-registry/wharf/registry/storage/drivers"
+	"github.com/wharf-registry/wharf/registry/store"
+	"github.com/wharf-registry/wharf/schema"
+)
+
+// Options say where the server finds its configuration and data.
+type Options struct {
+	ConfigDir string
+	DataDir   string
+	Listen    string
+	Log       *slog.Logger
+	// Out receives what a person starting the server should read (URL, login command).
+	Out io.Writer
+}
+
+// Server is an assembled registry.
+type Server struct {
+	Config   *schema.Config
+	Store    *store.Store
+	Storage  storage.Driver
+	Auth     *auth.Service
+	FromFile bool
+	DataDir  string
+
+	opts    Options
+	log     *slog.Logger
+	handler http.Handler
+}
+
+// OpenStore opens the metadata database a config names.
+func OpenStore(ctx context.Context, cfg *schema.Config, dataDir string) (*store.Store, error) {
+	return store.Open(ctx, store.Options{
+		URI:            cfg.DBURI,
+		DataDir:        dataDir,
+		MaxConns:       cfg.DBConnectionArgs.MaxConnections,
+		SSLMode:        cfg.DBConnectionArgs.SSLMode,
+		SSLRootCert:    cfg.DBConnectionArgs.SSLRootCert,
+		ConnectTimeout: time.Duration(cfg.DBConnectionArgs.ConnectTimeout) * time.Second,
+	})
+}
+
+// New assembles a server: it loads the configuration, opens (and migrates) the database and
+// the preferred storage location, and loads the signing keys.
+func New(ctx context.Context, opts Options) (*Server, error) {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if opts.Listen == "" {
+		opts.Listen = DefaultListen
+	}
+	cfg, fromFile, err := LoadConfig(opts.ConfigDir, opts.Listen)
+	if err != nil {
+		return nil, err
+	}
+	dataDir, err := ResolveDataDir(opts.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := OpenStore(ctx, cfg, dataDir)
+	if err != nil {
+		return nil, err
+	}
+	pref := cfg.DistributedStoragePreference[0]
+	sd, err := drivers.Open(ctx, pref, cfg.DistributedStorageConfig[pref], dataDir)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	as, err := auth.New(ctx, st, auth.Options{
+		Service:           cfg.ServerHostname,
+		AnonymousAccess:   cfg.FeatureAnonymousAccess,
+		SuperUsers:        cfg.SuperUsers,
+		SuperUsersEnabled: cfg.FeatureSuperUsers,
+		TokenTTL:          cfg.RegistryTokenExpiration.D(),
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Server{Config: cfg, Store: st, Storage: sd, Auth: as, FromFile: fromFile, DataDir: dataDir, opts: opts, log: opts.Log}
+	s.handler = s.routes()
+	return s, nil
+}
+
+// Close releases the database.
+func (s *Server) Close() error { return s.Store.Close() }
+
+func (s *Server) routes() http.Handler {
+	cfg := s.Config
+	registry := oci.NewHandler(s.Store, s.Storage, s.Auth, oci.Options{
+		Scheme:          cfg.PreferredURLScheme,
+		Host:            cfg.ServerHostname,
+		MaxLayerSize:    int64(cfg.MaximumLayerSize),
+		PageSize:        cfg.V2PaginationSize,
+		ProxyStorage:    cfg.FeatureProxyStorage,
+		AnonymousAccess: cfg.FeatureAnonymousAccess,
+		ReadOnly:        cfg.RegistryState == "readonly",
+	}, s.log)
+	mux := http.NewServeMux()
+	mux.Handle("/v2/auth", s.Auth.TokenHandler(s.log))
+	mux.Handle("/v2/", registry)
+	mux.Handle("/v2", http.RedirectHandler("/v2/", http.StatusMovedPermanently))
+	mux.Handle("/api/v1/", api.New(s.Store, s.Auth, s.log))
+	mux.HandleFunc("/health/instance", s.health(false))
+	mux.HandleFunc("/health/endtoend", s.health(true))
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/" {
+			http.NotFound(w, r)
+			return
+		}
+		fmt.Fprintf(w, "%s registry at %s://%s\nLog in: podman login %s\n", cfg.RegistryTitle, cfg.PreferredURLScheme, cfg.ServerHostname, cfg.ServerHostname)
+	})
+	return withRequestLog(mux, s.log)
+}
+
+// Handler is the server's HTTP handler (for tests that serve it themselves).
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Bootstrap creates the first superuser on an empty database and tells the person starting
+// the server how to log in. The password comes from WHARF_INITIAL_PASSWORD or is generated and
+// saved in the data directory.
+func (s *Server) Bootstrap(ctx context.Context) error {
+	n, err := s.Store.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	host := s.Config.ServerHostname
+	if n > 0 {
+		fmt.Fprintf(s.opts.Out, "Wharf is serving %s://%s\nLog in with: podman login %s%s\n", s.Config.PreferredURLScheme, host, tlsFlag(s.Config), host)
+		return nil
+	}
+	name := "admin"
+	if len(s.Config.SuperUsers) > 0 {
+		name = s.Config.SuperUsers[0]
+	}
+	password := os.Getenv("WHARF_INITIAL_PASSWORD")
+	generated := password == ""
+	if generated {
+		if password, err = auth.GeneratePassword(); err != nil {
+			return err
+		}
+	}
+	hash, err := auth.HashPassword(password)
+	if err != nil {
+		return fmt.Errorf("WHARF_INITIAL_PASSWORD: %w", err)
+	}
+	created, err := s.Store.CreateFirstUser(ctx, store.User{Name: name, PasswordHash: hash, Superuser: true})
+	if err != nil || !created {
+		return err
+	}
+	where := "from WHARF_INITIAL_PASSWORD"
+	if generated {
+		file := filepath.Join(s.DataDir, "initial-admin-password")
+		if err := os.WriteFile(file, []byte(password+"\n"), 0o600); err != nil {
+			return fmt.Errorf("save initial password: %w", err)
+		}
+		where = password + "  (saved in " + file + ")"
+	}
+	s.log.Info("created first superuser", "user", name)
+	fmt.Fprintf(s.opts.Out, "Wharf is serving %s://%s\nFirst start: created superuser %q, password %s\nLog in with: podman login %s-u %s %s\n",
+		s.Config.PreferredURLScheme, host, name, where, tlsFlag(s.Config), name, host)
+	return nil
+}
+
+func tlsFlag(cfg *schema.Config) string {
+	if cfg.PreferredURLScheme == "http" {
+		return "--tls-verify=false "
+	}
+	return ""
+}
+
+// Run serves on ln and runs the background workers until ctx ends, then shuts down
+// gracefully: in-flight requests finish (for up to drain) before Run returns.
+func (s *Server) Run(ctx context.Context, ln net.Listener, drain time.Duration) error {
+	srv := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+	}
+	workers, stopWorkers := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	if s.Config.FeatureGarbageCollection {
+		collector := gc.New(s.Store, s.Storage, gc.Options{
+			Window:       s.Config.DefaultTagExpiration.D(),
+			Grace:        s.Config.GarbageCollectionGrace.D(),
+			UploadExpiry: s.Config.BlobUploadExpiration.D(),
+			Interval:     s.Config.GarbageCollectionInterval.D(),
+		}, s.log.With("worker", "gc"))
+		wg.Add(1)
+		go func() { defer wg.Done(); collector.Run(workers) }()
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	s.log.Info("serving", "address", ln.Addr().String(), "hostname", s.Config.ServerHostname)
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.log.Info("shutting down: finishing in-flight requests", "timeout", drain.String())
+		sctx, cancel := context.WithTimeout(context.Background(), drain)
+		err = srv.Shutdown(sctx)
+		cancel()
+	}
+	stopWorkers()
+	wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+// health answers Quay's health endpoints with the state of the database and storage.
+func (s *Server) health(endToEnd bool) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		defer cancel()
+		services := map[string]bool{"registry": true}
+		services["database"] = s.Store.Ping(ctx) == nil
+		_, err := s.Storage.Stat(ctx, "health/probe")
+		services["storage"] = err == nil || errors.Is(err, storage.ErrNotFound)
+		if endToEnd && services["database"] {
+			_, err := s.Store.CountUsers(ctx)
+			services["auth"] = err == nil
+		}
+		status := http.StatusOK
+		for _, ok := range services {
+			if !ok {
+				status = http.StatusServiceUnavailable
+			}
+		}
+		writeHealth(w, status, services)
+	}
+}

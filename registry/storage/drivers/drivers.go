@@ -1,0 +1,97 @@
+// Package drivers opens the storage driver a config.yaml location names (LocalStorage,
+// S3Storage, RadosGWStorage) with Quay's parameter names.
+package drivers
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"github.com/wharf-registry/wharf/registry/storage"
+	"github.com/wharf-registry/wharf/registry/storage/local"
+	"github.com/wharf-registry/wharf/registry/storage/s3"
+	"github.com/wharf-registry/wharf/schema"
+)
+
+// Open returns the driver for a storage location. Relative local paths are taken relative to
+// dataDir.
+func Open(ctx context.Context, name string, loc schema.StorageLocation, dataDir string) (storage.Driver, error) {
+	switch loc.Driver {
+	case "LocalStorage":
+		p := loc.String("storage_path")
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dataDir, p)
+		}
+		return local.New(p)
+	case "S3Storage":
+		cfg, err := S3Config(loc)
+		if err != nil {
+			return nil, fmt.Errorf("storage location %s: %w", name, err)
+		}
+		return s3.New(ctx, cfg)
+	case "RadosGWStorage":
+		cfg, err := RadosGWConfig(loc)
+		if err != nil {
+			return nil, fmt.Errorf("storage location %s: %w", name, err)
+		}
+		return s3.New(ctx, cfg)
+	}
+	return nil, fmt.Errorf("storage location %s: unknown driver %q", name, loc.Driver)
+}
+
+// S3Config maps S3Storage parameters to the S3 driver's config.
+func S3Config(loc schema.StorageLocation) (s3.Config, error) {
+	cfg := s3.Config{
+		Bucket:    loc.String("s3_bucket"),
+		RootPath:  loc.String("storage_path"),
+		AccessKey: loc.String("s3_access_key"),
+		SecretKey: loc.String("s3_secret_key"),
+		Region:    loc.String("s3_region"),
+		Endpoint:  loc.String("endpoint_url"),
+	}
+	if cfg.Endpoint == "" && loc.String("host") != "" {
+		cfg.Endpoint = endpoint(loc.String("host"), loc.String("port"), loc.Bool("is_secure", true))
+	}
+	cfg.PathStyle = cfg.Endpoint != ""
+	if mb := loc.String("maximum_chunk_size_mb"); mb != "" {
+		n, err := strconv.ParseInt(mb, 10, 64)
+		if err != nil {
+			return s3.Config{}, fmt.Errorf("maximum_chunk_size_mb: %w", err)
+		}
+		cfg.ChunkSize = n << 20
+	}
+	return cfg, nil
+}
+
+// RadosGWConfig maps RadosGWStorage parameters to the S3 driver's config.
+func RadosGWConfig(loc schema.StorageLocation) (s3.Config, error) {
+	cfg := s3.Config{
+		Bucket:    loc.String("bucket_name"),
+		RootPath:  loc.String("storage_path"),
+		AccessKey: loc.String("access_key"),
+		SecretKey: loc.String("secret_key"),
+		Region:    loc.String("region"),
+		Endpoint:  endpoint(loc.String("hostname"), loc.String("port"), loc.Bool("is_secure", true)),
+		PathStyle: true,
+	}
+	if mb := loc.String("maximum_chunk_size_mb"); mb != "" {
+		n, err := strconv.ParseInt(mb, 10, 64)
+		if err != nil {
+			return s3.Config{}, fmt.Errorf("maximum_chunk_size_mb: %w", err)
+		}
+		cfg.ChunkSize = n << 20
+	}
+	return cfg, nil
+}
+
+func endpoint(host, port string, secure bool) string {
+	scheme := "https"
+	if !secure {
+		scheme = "http"
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host
+}

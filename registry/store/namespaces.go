@@ -1,0 +1,107 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+)
+
+// User is a namespace that can sign in.
+type User struct {
+	ID           int64
+	Name         string
+	Email        string
+	PasswordHash string
+	Superuser    bool
+	Enabled      bool
+}
+
+const userColumns = "id, name, email, password_hash, superuser, enabled"
+
+func scanUser(row interface{ Scan(...any) error }) (User, error) {
+	var u User
+	err := row.Scan(&u.ID, &u.Name, &u.Email, &u.PasswordHash, &u.Superuser, &u.Enabled)
+	return u, err
+}
+
+// CreateUser adds a user and its namespace. It returns ErrExists when the name is taken.
+func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
+	var id int64
+	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO namespace (name, kind, email, password_hash, superuser, enabled, created_at)
+		VALUES (?, 'user', ?, ?, ?, TRUE, ?) RETURNING id`), u.Name, u.Email, u.PasswordHash, u.Superuser, s.now()).Scan(&id)
+	if isUniqueViolation(err) {
+		return User{}, fmt.Errorf("create user %s: %w", u.Name, ErrExists)
+	}
+	if err != nil {
+		return User{}, fmt.Errorf("create user %s: %w", u.Name, err)
+	}
+	u.ID, u.Enabled = id, true
+	return u, nil
+}
+
+// CreateFirstUser creates u only when no user exists yet, in one transaction, so that of
+// several nodes starting at once exactly one creates it. It reports whether it did.
+func (s *Store) CreateFirstUser(ctx context.Context, u User) (bool, error) {
+	created := false
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if s.dialect == Postgres {
+			if _, err := tx.ExecContext(ctx, "LOCK TABLE namespace IN SHARE ROW EXCLUSIVE MODE"); err != nil {
+				return err
+			}
+		}
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM namespace WHERE kind = 'user'").Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, s.q(`INSERT INTO namespace (name, kind, email, password_hash, superuser, enabled, created_at)
+			VALUES (?, 'user', ?, ?, ?, TRUE, ?)`), u.Name, u.Email, u.PasswordHash, u.Superuser, s.now())
+		created = err == nil
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("create first user: %w", err)
+	}
+	return created, nil
+}
+
+// UserByName looks a user up by name.
+func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
+	u, err := scanUser(s.db.QueryRowContext(ctx, s.q("SELECT "+userColumns+" FROM namespace WHERE name = ? AND kind = 'user'"), name))
+	if err != nil {
+		return User{}, notFound(err, "user "+name)
+	}
+	return u, nil
+}
+
+// SetPassword replaces a user's password hash.
+func (s *Store) SetPassword(ctx context.Context, userID int64, hash string) error {
+	res, err := s.db.ExecContext(ctx, s.q("UPDATE namespace SET password_hash = ? WHERE id = ? AND kind = 'user'"), hash, userID)
+	if err != nil {
+		return fmt.Errorf("set password: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("set password: user %d: %w", userID, ErrNotFound)
+	}
+	return nil
+}
+
+// CountUsers returns the number of users.
+func (s *Store) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM namespace WHERE kind = 'user'").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count users: %w", err)
+	}
+	return n, nil
+}
+
+// NamespaceID returns the id of a namespace (user or organization) by name.
+func (s *Store) NamespaceID(ctx context.Context, name string) (int64, error) {
+	var id int64
+	if err := s.db.QueryRowContext(ctx, s.q("SELECT id FROM namespace WHERE name = ?"), name).Scan(&id); err != nil {
+		return 0, notFound(err, "namespace "+name)
+	}
+	return id, nil
+}

@@ -1,0 +1,284 @@
+// Package store is the metadata database: namespaces, repositories, blobs, manifests, tags, tag
+// history, uploads and signing keys are rows here. One implementation serves two dialects,
+// SQLite (embedded, modernc.org/sqlite) and PostgreSQL (pgx); versioned migrations for each are
+// applied at start-up, and the same test suite runs on both.
+//
+// Writes that must be atomic run in one transaction. Every reference a write creates "touches"
+// the referenced row (sets touched_at) inside that transaction; the garbage collector removes
+// only rows untouched for the retention window, so work in flight is never collected.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+	_ "modernc.org/sqlite" // SQLite driver "sqlite"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Errors the store returns (wrapped with context; test with errors.Is).
+var (
+	ErrNotFound = errors.New("not found")
+	ErrExists   = errors.New("already exists")
+	ErrConflict = errors.New("conflicting concurrent change")
+)
+
+// Dialect names a database flavour.
+type Dialect string
+
+// The supported dialects.
+const (
+	SQLite   Dialect = "sqlite"
+	Postgres Dialect = "postgres"
+)
+
+// Store is the metadata database.
+type Store struct {
+	db      *sql.DB
+	dialect Dialect
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+}
+
+// Options configure Open.
+type Options struct {
+	// URI is Quay's DB_URI: postgresql://user:pass@host:port/db or sqlite:///path. Empty means
+	// SQLite at DataDir/wharf.db.
+	URI string
+	// DataDir anchors relative SQLite paths.
+	DataDir string
+	// MaxConns bounds open connections (default 20 for PostgreSQL, 8 for SQLite).
+	MaxConns int
+	// SSLMode and SSLRootCert are PostgreSQL TLS settings (DB_CONNECTION_ARGS).
+	SSLMode, SSLRootCert string
+	// ConnectTimeout bounds connection set-up.
+	ConnectTimeout time.Duration
+}
+
+// Open connects to the database named by opts and applies pending migrations.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	dialect, dsn, err := parseURI(opts)
+	if err != nil {
+		return nil, err
+	}
+	driver := "sqlite"
+	if dialect == Postgres {
+		driver = "pgx"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open %s database: %w", dialect, err)
+	}
+	maxConns := opts.MaxConns
+	if maxConns == 0 {
+		maxConns = map[Dialect]int{SQLite: 8, Postgres: 20}[dialect]
+	}
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	s := &Store{db: db, dialect: dialect, Now: time.Now}
+	pingCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := db.PingContext(pingCtx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Dialect reports which database the store talks to.
+func (s *Store) Dialect() Dialect { return s.dialect }
+
+// Close closes the database.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Ping checks that the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
+
+func parseURI(opts Options) (Dialect, string, error) {
+	uri := opts.URI
+	if uri == "" {
+		if opts.DataDir == "" {
+			return "", "", errors.New("store: no DB_URI and no data directory")
+		}
+		return SQLite, sqliteDSN(filepath.Join(opts.DataDir, "wharf.db")), nil
+	}
+	scheme, rest, ok := strings.Cut(uri, "://")
+	if !ok {
+		return "", "", fmt.Errorf("DB_URI %q: want postgresql://... or sqlite:///...", redact(uri))
+	}
+	scheme, _, _ = strings.Cut(scheme, "+") // postgresql+psycopg2:// and the like
+	switch scheme {
+	case "sqlite":
+		// SQLAlchemy form: sqlite:///relative.db, sqlite:////absolute.db.
+		p := strings.TrimPrefix(rest, "/")
+		if p == "" {
+			return "", "", errors.New("DB_URI: sqlite:/// needs a file path")
+		}
+		if !filepath.IsAbs(p) && opts.DataDir != "" {
+			p = filepath.Join(opts.DataDir, p)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			return "", "", fmt.Errorf("DB_URI: %w", err)
+		}
+		return SQLite, sqliteDSN(p), nil
+	case "postgresql", "postgres":
+		u, err := url.Parse("postgres://" + rest)
+		if err != nil {
+			return "", "", fmt.Errorf("DB_URI %q: %w", redact(uri), err)
+		}
+		q := u.Query()
+		if opts.SSLMode != "" {
+			q.Set("sslmode", opts.SSLMode)
+		}
+		if opts.SSLRootCert != "" {
+			q.Set("sslrootcert", opts.SSLRootCert)
+		}
+		if opts.ConnectTimeout > 0 {
+			q.Set("connect_timeout", strconv.Itoa(int(opts.ConnectTimeout.Seconds())))
+		}
+		u.RawQuery = q.Encode()
+		return Postgres, u.String(), nil
+	}
+	return "", "", fmt.Errorf("DB_URI %q: unsupported database %q (use postgresql or sqlite)", redact(uri), scheme)
+}
+
+func sqliteDSN(path string) string {
+	return "file:" + path + "?_pragma=busy_timeout(30000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
+}
+
+// redact hides a password in a URI for messages.
+func redact(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.User == nil {
+		return uri
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	sub, err := fs.Sub(migrations, "migrations/"+string(s.dialect))
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	gd := goose.DialectSQLite3
+	var opts []goose.ProviderOption
+	if s.dialect == Postgres {
+		gd = goose.DialectPostgres
+		locker, err := lock.NewPostgresSessionLocker()
+		if err != nil {
+			return fmt.Errorf("migrations: %w", err)
+		}
+		opts = append(opts, goose.WithSessionLocker(locker))
+	}
+	p, err := goose.NewProvider(gd, s.db, sub, opts...)
+	if err != nil {
+		return fmt.Errorf("migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("apply database migrations: %w", err)
+	}
+	return nil
+}
+
+// q rewrites ? placeholders for the dialect.
+func (s *Store) q(query string) string {
+	if s.dialect != Postgres {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 8)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// forUpdate is the row-lock suffix for SELECTs inside write transactions. SQLite needs none:
+// its write transactions are serialized (BEGIN IMMEDIATE).
+func (s *Store) forUpdate() string {
+	if s.dialect == Postgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
+
+// micros is the store's time unit: microseconds since the Unix epoch.
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func (s *Store) now() int64 { return micros(s.Now()) }
+
+// tx runs fn in a write transaction, retrying on serialization conflicts.
+func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			return fmt.Errorf("begin transaction: %w", err)
+		}
+		err = fn(tx)
+		if err == nil {
+			err = tx.Commit()
+			if err != nil {
+				err = fmt.Errorf("commit: %w", err)
+			}
+		} else {
+			tx.Rollback()
+		}
+		if err != nil && retryable(err) && attempt < 5 {
+			time.Sleep(time.Duration(attempt+1) * 10 * time.Millisecond)
+			continue
+		}
+		return err
+	}
+}
+
+// retryable reports errors that a repeated transaction may not hit: PostgreSQL serialization
+// failures and deadlocks, and ErrConflict from the transaction's own checks.
+func retryable(err error) bool {
+	msg := err.Error()
+	return errors.Is(err, ErrConflict) || strings.Contains(msg, "SQLSTATE 40001") || strings.Contains(msg, "SQLSTATE 40P01")
+}
+
+func isUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "SQLSTATE 23505") || strings.Contains(msg, "UNIQUE constraint failed")
+}
+
+func notFound(err error, what string) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return fmt.Errorf("%s: %w", what, err)
+}

@@ -1,0 +1,132 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// TagEvent is one lifetime of a tag: it pointed at ManifestDigest from Start until End (zero
+// while the tag is active).
+type TagEvent struct {
+	Name           string
+	ManifestDigest string
+	Start, End     time.Time
+}
+
+// Active reports whether the tag still points at the manifest.
+func (e TagEvent) Active() bool { return e.End.IsZero() }
+
+// moveTag points tag at manifestID, closing its current lifetime; nothing changes when it
+// already points there.
+func (s *Store) moveTag(ctx context.Context, tx *sql.Tx, repoID int64, tag string, manifestID, now int64) error {
+	var curID, curManifest int64
+	err := tx.QueryRowContext(ctx, s.q(`SELECT id, manifest_id FROM tag WHERE repository_id = ? AND name = ? AND lifetime_end IS NULL`+s.forUpdate()),
+		repoID, tag).Scan(&curID, &curManifest)
+	switch {
+	case err == nil && curManifest == manifestID:
+		return nil
+	case err == nil:
+		if _, err := tx.ExecContext(ctx, s.q("UPDATE tag SET lifetime_end = ? WHERE id = ?"), now, curID); err != nil {
+			return fmt.Errorf("end tag %s: %w", tag, err)
+		}
+	case !errors.Is(err, sql.ErrNoRows):
+		return fmt.Errorf("find tag %s: %w", tag, err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tag (repository_id, name, manifest_id, lifetime_start) VALUES (?, ?, ?, ?)`),
+		repoID, tag, manifestID, now); err != nil {
+		return fmt.Errorf("set tag %s: %w", tag, err)
+	}
+	return nil
+}
+
+// Tags lists the active tag names of a repository in lexical order, after last, at most n.
+func (s *Store) Tags(ctx context.Context, repoID int64, last string, n int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT name FROM tag WHERE repository_id = ? AND lifetime_end IS NULL AND name > ?
+		ORDER BY name LIMIT ?`), repoID, last, n)
+	if err != nil {
+		return nil, fmt.Errorf("list tags: %w", err)
+	}
+	defer rows.Close()
+	tags := []string{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, fmt.Errorf("list tags: %w", err)
+		}
+		tags = append(tags, t)
+	}
+	return tags, rows.Err()
+}
+
+// DeleteTag ends a tag's lifetime; it stays in the history.
+func (s *Store) DeleteTag(ctx context.Context, repoID int64, tag string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockRepo(ctx, tx, repoID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.q("UPDATE tag SET lifetime_end = ? WHERE repository_id = ? AND name = ? AND lifetime_end IS NULL"),
+			s.now(), repoID, tag)
+		if err != nil {
+			return fmt.Errorf("delete tag %s: %w", tag, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return fmt.Errorf("delete tag %s: %w", tag, ErrNotFound)
+		}
+		return nil
+	})
+}
+
+// TagHistory lists the lifetimes of a repository's tags (of one tag when name is set), newest
+// first, at most n.
+func (s *Store) TagHistory(ctx context.Context, repoID int64, name string, n int) ([]TagEvent, error) {
+	query := `SELECT t.name, m.digest, t.lifetime_start, t.lifetime_end FROM tag t JOIN manifest m ON m.id = t.manifest_id
+		WHERE t.repository_id = ?`
+	args := []any{repoID}
+	if name != "" {
+		query += " AND t.name = ?"
+		args = append(args, name)
+	}
+	query += " ORDER BY t.lifetime_start DESC, t.id DESC LIMIT ?"
+	args = append(args, n)
+	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("tag history: %w", err)
+	}
+	defer rows.Close()
+	var out []TagEvent
+	for rows.Next() {
+		var e TagEvent
+		var start int64
+		var end sql.NullInt64
+		if err := rows.Scan(&e.Name, &e.ManifestDigest, &start, &end); err != nil {
+			return nil, fmt.Errorf("tag history: %w", err)
+		}
+		e.Start = time.UnixMicro(start)
+		if end.Valid {
+			e.End = time.UnixMicro(end.Int64)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// RestoreTag points tag at a manifest it (or any tag) pointed at before, as long as the
+// manifest is still kept (within the retention window). A deleted manifest comes back.
+func (s *Store) RestoreTag(ctx context.Context, repoID int64, tag, digest string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := s.lockRepo(ctx, tx, repoID); err != nil {
+			return err
+		}
+		now := s.now()
+		var id int64
+		err := tx.QueryRowContext(ctx, s.q(`UPDATE manifest SET hidden = FALSE, touched_at = ? WHERE repository_id = ? AND digest = ?
+			RETURNING id`), now, repoID, digest).Scan(&id)
+		if err != nil {
+			return notFound(err, "restore "+tag+": manifest "+digest)
+		}
+		return s.moveTag(ctx, tx, repoID, tag, id, now)
+	})
+}

@@ -1,0 +1,416 @@
+package schema
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FileName is the name of the config file inside a config directory.
+const FileName = "config.yaml"
+
+// Config is config.yaml, typed. Field names follow the keys; see config.schema.json for each
+// key's meaning.
+type Config struct {
+	ServerHostname     string `json:"SERVER_HOSTNAME"`
+	PreferredURLScheme string `json:"PREFERRED_URL_SCHEME"`
+	RegistryTitle      string `json:"REGISTRY_TITLE"`
+	RegistryTitleShort string `json:"REGISTRY_TITLE_SHORT"`
+
+	DBURI            string           `json:"DB_URI"`
+	DBConnectionArgs DBConnectionArgs `json:"DB_CONNECTION_ARGS"`
+
+	DistributedStorageConfig           map[string]StorageLocation `json:"DISTRIBUTED_STORAGE_CONFIG"`
+	DistributedStoragePreference       []string                   `json:"DISTRIBUTED_STORAGE_PREFERENCE"`
+	DistributedStorageDefaultLocations []string                   `json:"DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS"`
+	MaximumLayerSize                   Size                       `json:"MAXIMUM_LAYER_SIZE"`
+
+	DefaultTagExpiration Duration   `json:"DEFAULT_TAG_EXPIRATION"`
+	TagExpirationOptions []Duration `json:"TAG_EXPIRATION_OPTIONS"`
+
+	FeatureAnonymousAccess   bool `json:"FEATURE_ANONYMOUS_ACCESS"`
+	FeatureProxyStorage      bool `json:"FEATURE_PROXY_STORAGE"`
+	FeatureGarbageCollection bool `json:"FEATURE_GARBAGE_COLLECTION"`
+	FeatureUserCreation      bool `json:"FEATURE_USER_CREATION"`
+	FeatureSuperUsers        bool `json:"FEATURE_SUPER_USERS"`
+
+	SuperUsers         []string `json:"SUPER_USERS"`
+	AuthenticationType string   `json:"AUTHENTICATION_TYPE"`
+	V2PaginationSize   int      `json:"V2_PAGINATION_SIZE"`
+
+	SecretKey         string `json:"SECRET_KEY"`
+	DatabaseSecretKey string `json:"DATABASE_SECRET_KEY"`
+	SetupComplete     bool   `json:"SETUP_COMPLETE"`
+	RegistryState     string `json:"REGISTRY_STATE"`
+
+	BlobUploadExpiration      Duration `json:"BLOB_UPLOAD_EXPIRATION"`
+	GarbageCollectionInterval Duration `json:"GARBAGE_COLLECTION_INTERVAL"`
+	GarbageCollectionGrace    Duration `json:"GARBAGE_COLLECTION_GRACE"`
+	RegistryTokenExpiration   Duration `json:"REGISTRY_TOKEN_EXPIRATION"`
+}
+
+// DBConnectionArgs is DB_CONNECTION_ARGS.
+type DBConnectionArgs struct {
+	SSLMode        string `json:"sslmode,omitempty"`
+	SSLRootCert    string `json:"sslrootcert,omitempty"`
+	MaxConnections int    `json:"max_connections,omitempty"`
+	StaleTimeout   int    `json:"stale_timeout,omitempty"`
+	ConnectTimeout int    `json:"connect_timeout,omitempty"`
+	AutoRollback   bool   `json:"autorollback,omitempty"`
+	ThreadLocals   bool   `json:"threadlocals,omitempty"`
+}
+
+// StorageLocation is one entry of DISTRIBUTED_STORAGE_CONFIG: a driver name and its parameters.
+type StorageLocation struct {
+	Driver string
+	Params map[string]any
+}
+
+// UnmarshalJSON reads the [DriverName, {parameters}] form.
+func (s *StorageLocation) UnmarshalJSON(b []byte) error {
+	var pair []json.RawMessage
+	if err := json.Unmarshal(b, &pair); err != nil {
+		return err
+	}
+	if len(pair) != 2 {
+		return fmt.Errorf("storage location must be [DriverName, {parameters}]")
+	}
+	if err := json.Unmarshal(pair[0], &s.Driver); err != nil {
+		return err
+	}
+	return json.Unmarshal(pair[1], &s.Params)
+}
+
+// MarshalJSON writes the [DriverName, {parameters}] form.
+func (s StorageLocation) MarshalJSON() ([]byte, error) {
+	return json.Marshal([]any{s.Driver, s.Params})
+}
+
+// String returns the parameter as a string ("" when absent); numbers are formatted.
+func (s StorageLocation) String(key string) string {
+	switch v := s.Params[key].(type) {
+	case nil:
+		return ""
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// Bool returns the boolean parameter, or def when absent.
+func (s StorageLocation) Bool(key string, def bool) bool {
+	if v, ok := s.Params[key].(bool); ok {
+		return v
+	}
+	return def
+}
+
+// Default is the embedded default configuration: everything that config.yaml leaves out.
+func Default() *Config {
+	return &Config{
+		ServerHostname:     "localhost:8080",
+		PreferredURLScheme: "http",
+		RegistryTitle:      "Wharf",
+		RegistryTitleShort: "Wharf",
+		DistributedStorageConfig: map[string]StorageLocation{
+			"default": {Driver: "LocalStorage", Params: map[string]any{"storage_path": "storage"}},
+		},
+		DistributedStoragePreference:       []string{"default"},
+		DistributedStorageDefaultLocations: []string{},
+		MaximumLayerSize:                   20 << 30,
+		DefaultTagExpiration:               Duration(14 * 24 * time.Hour),
+		TagExpirationOptions:               []Duration{0, Duration(24 * time.Hour), Duration(7 * 24 * time.Hour), Duration(14 * 24 * time.Hour), Duration(28 * 24 * time.Hour)},
+		FeatureAnonymousAccess:             true,
+		FeatureProxyStorage:                false,
+		FeatureGarbageCollection:           true,
+		FeatureUserCreation:                true,
+		FeatureSuperUsers:                  true,
+		SuperUsers:                         []string{},
+		AuthenticationType:                 "Database",
+		V2PaginationSize:                   100,
+		SetupComplete:                      true,
+		RegistryState:                      "normal",
+		BlobUploadExpiration:               Duration(24 * time.Hour),
+		GarbageCollectionInterval:          Duration(time.Minute),
+		GarbageCollectionGrace:             Duration(time.Hour),
+		RegistryTokenExpiration:            Duration(time.Hour),
+	}
+}
+
+// Load reads DIR/config.yaml. It returns fs.ErrNotExist (wrapped) when there is no such file,
+// and an *InvalidError listing every problem when the file is not a valid config.
+func Load(dir string) (*Config, error) {
+	file := filepath.Join(dir, FileName)
+	data, err := os.ReadFile(file)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no %s in %s: %w", FileName, dir, err)
+		}
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(file, data)
+}
+
+// Parse validates config file content and returns the typed config with defaults filled in.
+// The name is used in error messages.
+func Parse(name string, data []byte) (*Config, error) {
+	doc, lines, err := decodeYAML(data)
+	if err != nil {
+		return nil, &InvalidError{File: name, Problems: []Problem{yamlProblem(err)}}
+	}
+	if doc == nil {
+		doc = map[string]any{}
+	}
+	problems, err := validate(doc, lines)
+	if err != nil {
+		return nil, err
+	}
+	if len(problems) > 0 {
+		return nil, &InvalidError{File: name, Problems: problems}
+	}
+	cfg := Default()
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", name, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(cfg); err != nil {
+		return nil, &InvalidError{File: name, Problems: []Problem{{Message: err.Error()}}}
+	}
+	if problems := cfg.check(lines); len(problems) > 0 {
+		return nil, &InvalidError{File: name, Problems: problems}
+	}
+	return cfg, nil
+}
+
+// check finds what the schema cannot express.
+func (c *Config) check(lines map[string]int) []Problem {
+	var out []Problem
+	for i, name := range c.DistributedStoragePreference {
+		if _, ok := c.DistributedStorageConfig[name]; !ok {
+			ptr := fmt.Sprintf("/DISTRIBUTED_STORAGE_PREFERENCE/%d", i)
+			out = append(out, Problem{Path: pathOf(ptr), Line: lines[ptr], Message: fmt.Sprintf("location %q is not defined in DISTRIBUTED_STORAGE_CONFIG", name)})
+		}
+	}
+	for i, name := range c.DistributedStorageDefaultLocations {
+		if _, ok := c.DistributedStorageConfig[name]; !ok {
+			ptr := fmt.Sprintf("/DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS/%d", i)
+			out = append(out, Problem{Path: pathOf(ptr), Line: lines[ptr], Message: fmt.Sprintf("location %q is not defined in DISTRIBUTED_STORAGE_CONFIG", name)})
+		}
+	}
+	return out
+}
+
+// decodeYAML turns YAML into JSON-shaped values and records the line of every JSON pointer.
+func decodeYAML(data []byte) (any, map[string]int, error) {
+	var root yaml.Node
+	if err := yaml.Unmarshal(data, &root); err != nil {
+		return nil, nil, err
+	}
+	lines := map[string]int{}
+	if root.Kind == 0 {
+		return nil, lines, nil
+	}
+	v, err := nodeValue(&root, "", lines, 0)
+	return v, lines, err
+}
+
+func nodeValue(n *yaml.Node, ptr string, lines map[string]int, depth int) (any, error) {
+	if depth > 100 {
+		return nil, fmt.Errorf("line %d: nesting too deep", n.Line)
+	}
+	lines[ptr] = n.Line
+	switch n.Kind {
+	case yaml.DocumentNode:
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		return nodeValue(n.Content[0], ptr, lines, depth+1)
+	case yaml.AliasNode:
+		return nodeValue(n.Alias, ptr, lines, depth+1)
+	case yaml.MappingNode:
+		m := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, vn := n.Content[i], n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				return nil, fmt.Errorf("line %d: keys must be plain strings", k.Line)
+			}
+			if k.Tag == "!!merge" {
+				return nil, fmt.Errorf("line %d: YAML merge keys (<<) are not supported", k.Line)
+			}
+			child := ptr + "/" + escapePointer(k.Value)
+			lines[child] = k.Line
+			v, err := nodeValue(vn, child, lines, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			lines[child] = k.Line
+			m[k.Value] = v
+		}
+		return m, nil
+	case yaml.SequenceNode:
+		s := make([]any, 0, len(n.Content))
+		for i, c := range n.Content {
+			v, err := nodeValue(c, fmt.Sprintf("%s/%d", ptr, i), lines, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			s = append(s, v)
+		}
+		return s, nil
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!null":
+			return nil, nil
+		case "!!bool":
+			var b bool
+			err := n.Decode(&b)
+			return b, err
+		case "!!int":
+			var i int64
+			if err := n.Decode(&i); err != nil {
+				return nil, err
+			}
+			return json.Number(strconv.FormatInt(i, 10)), nil
+		case "!!float":
+			var f float64
+			if err := n.Decode(&f); err != nil {
+				return nil, err
+			}
+			return json.Number(strconv.FormatFloat(f, 'g', -1, 64)), nil
+		default:
+			return n.Value, nil
+		}
+	}
+	return nil, fmt.Errorf("line %d: unsupported YAML node", n.Line)
+}
+
+func yamlProblem(err error) Problem {
+	msg := err.Error()
+	msg = strings.TrimPrefix(msg, "yaml: ")
+	p := Problem{Message: "not valid YAML: " + msg}
+	var line int
+	if _, scanErr := fmt.Sscanf(msg, "line %d:", &line); scanErr == nil {
+		p.Line = line
+	}
+	return p
+}
+
+// Duration is a config duration such as 2w or 30m.
+type Duration time.Duration
+
+// ParseDuration reads a duration in config syntax: digits followed by w, d, h, m or s.
+func ParseDuration(s string) (time.Duration, error) {
+	if len(s) < 2 {
+		return 0, fmt.Errorf("invalid duration %q: want a number followed by w, d, h, m or s", s)
+	}
+	n, err := strconv.ParseInt(s[:len(s)-1], 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid duration %q: want a number followed by w, d, h, m or s", s)
+	}
+	unit := map[byte]time.Duration{'w': 7 * 24 * time.Hour, 'd': 24 * time.Hour, 'h': time.Hour, 'm': time.Minute, 's': time.Second}[s[len(s)-1]]
+	if unit == 0 {
+		return 0, fmt.Errorf("invalid duration %q: unit must be w, d, h, m or s", s)
+	}
+	return time.Duration(n) * unit, nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := ParseDuration(s)
+	*d = Duration(v)
+	return err
+}
+
+// MarshalJSON implements json.Marshaler, writing the largest whole unit.
+func (d Duration) MarshalJSON() ([]byte, error) { return json.Marshal(d.String()) }
+
+// String formats d in config syntax.
+func (d Duration) String() string {
+	v := time.Duration(d)
+	for _, u := range []struct {
+		suffix string
+		unit   time.Duration
+	}{{"w", 7 * 24 * time.Hour}, {"d", 24 * time.Hour}, {"h", time.Hour}, {"m", time.Minute}} {
+		if v != 0 && v%u.unit == 0 {
+			return strconv.FormatInt(int64(v/u.unit), 10) + u.suffix
+		}
+	}
+	return strconv.FormatInt(int64(v/time.Second), 10) + "s"
+}
+
+// D returns d as a time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Size is a config size such as 20G.
+type Size int64
+
+// ParseSize reads a size: digits optionally followed by K, M, G or T (powers of 1024).
+func ParseSize(s string) (int64, error) {
+	mult := int64(1)
+	num := s
+	if s != "" {
+		switch s[len(s)-1] {
+		case 'K':
+			mult = 1 << 10
+		case 'M':
+			mult = 1 << 20
+		case 'G':
+			mult = 1 << 30
+		case 'T':
+			mult = 1 << 40
+		}
+		if mult > 1 {
+			num = s[:len(s)-1]
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("invalid size %q: want a number optionally followed by K, M, G or T", s)
+	}
+	return n * mult, nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (z *Size) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return err
+	}
+	v, err := ParseSize(s)
+	*z = Size(v)
+	return err
+}
+
+// MarshalJSON implements json.Marshaler.
+func (z Size) MarshalJSON() ([]byte, error) {
+	v := int64(z)
+	for _, u := range []struct {
+		suffix string
+		unit   int64
+	}{{"T", 1 << 40}, {"G", 1 << 30}, {"M", 1 << 20}, {"K", 1 << 10}} {
+		if v != 0 && v%u.unit == 0 {
+			return json.Marshal(strconv.FormatInt(v/u.unit, 10) + u.suffix)
+		}
+	}
+	return json.Marshal(strconv.FormatInt(v, 10))
+}
