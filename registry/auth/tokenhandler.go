@@ -84,4 +84,3 @@ func tokenError(w http.ResponseWriter, status int, msg string) {
 	w.WriteHeader(status)
 	w.Write(body)
 }
-
