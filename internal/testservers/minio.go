@@ -24,7 +24,11 @@ import (
 
 // S3Server is a running S3-compatible server (MinIO) and the root credentials to use it.
 type S3Server struct {
-	Endpoint  string // base URL, such as "http://127.0.0.1:9000"
+	// Endpoint is the base URL, such as "http://localhost:9000". It names the server
+	// "localhost" so that its host differs from registries under test on 127.0.0.1: HTTP
+	// clients drop the registry's Authorization header only when a redirect changes host,
+	// and S3 refuses presigned URLs that also carry one.
+	Endpoint  string
 	AccessKey string
 	SecretKey string
 	Region    string
@@ -66,7 +70,7 @@ func startMinIO(bin string, apiPort, consolePort int) (*S3Server, error) {
 		return nil, err
 	}
 	srv := &S3Server{
-		Endpoint:  "http://127.0.0.1:" + strconv.Itoa(apiPort),
+		Endpoint:  "http://localhost:" + strconv.Itoa(apiPort),
 		AccessKey: "wharf-" + randomHex(6),
 		SecretKey: randomHex(20),
 		Region:    "us-east-1",
