@@ -1,0 +1,47 @@
+# Wharf: make help lists the targets.
+SHELL := /bin/bash
+GO ?= go
+export WHARF_TOOLS_DIR ?= $(HOME)/.cache/wharf/bin
+export PATH := $(WHARF_TOOLS_DIR):$(PATH)
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LISTEN ?= 127.0.0.1:8080
+DATA_DIR ?= wharf-data
+FUZZTIME ?= 20s
+
+.PHONY: help build run deps test test-short bench lint fuzz clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
+
+build: ## build bin/wharf
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/wharf ./cmd/wharf
+
+run: build ## start Wharf on its embedded default (SQLite and local disk in ./wharf-data, http://localhost:8080)
+	./bin/wharf serve --data-dir $(DATA_DIR) --listen $(LISTEN)
+
+deps: ## install what the tests need (Debian packages, MinIO, crane, oras, regctl, conformance suite)
+	./scripts/deps.sh
+
+test: deps ## run every test: unit, backends (PostgreSQL, MinIO), conformance, real clients
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 25m ./...
+
+test-short: ## run the tests that need no external tools
+	$(GO) test -count=1 -short ./...
+
+bench: deps build ## benchmark Wharf against the distribution registry, side by side
+	$(GO) run ./bench/registrybench -wharf bin/wharf
+
+lint: ## check formatting and vet
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+fuzz: ## run each fuzz test for FUZZTIME
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+clean: ## remove build output
+	rm -rf bin
