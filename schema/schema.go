@@ -72,14 +72,13 @@ type InvalidError struct {
 	Problems []Problem
 }
 
+// Error reports every problem on one line: FILE: line N: PATH: MESSAGE; line M: ...
 func (e *InvalidError) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s is invalid", e.File)
-	for _, p := range e.Problems {
-		b.WriteString("\n  ")
-		b.WriteString(p.String())
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.String()
 	}
-	return b.String()
+	return e.File + ": " + strings.Join(parts, "; ")
 }
 
 // validate checks a JSON-shaped document against the schema and returns its problems, each

@@ -4,6 +4,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -21,7 +22,17 @@ func main() {
 	}
 	root.AddCommand(serveCommand(), userCommand())
 	if err := root.Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "wharf:", err)
+		fmt.Fprintln(os.Stderr, "wharf:", oneLine(err.Error()))
 		os.Exit(1)
 	}
+}
+
+// oneLine folds a multi-line error message (some drivers report one line per attempt) into
+// the one line every command promises.
+func oneLine(msg string) string {
+	lines := strings.FieldsFunc(msg, func(r rune) bool { return r == '\n' || r == '\r' })
+	for i := range lines {
+		lines[i] = strings.TrimSpace(lines[i])
+	}
+	return strings.Join(lines, " ")
 }

@@ -96,7 +96,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	defer cancel()
 	if err := db.PingContext(pingCtx); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("connect to %s database: %w", dialect, err)
+		return nil, fmt.Errorf("connect to %s database (check DB_URI and that the server accepts connections): %w", dialect, err)
 	}
 	if err := s.migrate(ctx); err != nil {
 		db.Close()
