@@ -264,3 +264,55 @@ func TestCollectionDuringPushes(t *testing.T) {
 		})
 	}
 }
+
+// TestExpiredUploadsRemoved checks that idle upload sessions and their staged bytes go after
+// BLOB_UPLOAD_EXPIRATION.
+func TestExpiredUploadsRemoved(t *testing.T) {
+	w := testservers.StartWharf(t, testservers.WharfOptions{Config: shortWindows + "BLOB_UPLOAD_EXPIRATION: 2s\n"})
+	start := func() string {
+		req, _ := http.NewRequest(http.MethodPost, w.URL+"/v2/admin/up/blobs/uploads/", nil)
+		req.SetBasicAuth(w.User, w.Password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("start upload: %v %v", resp, err)
+		}
+		resp.Body.Close()
+		return resp.Header.Get("Location")
+	}
+	patch := func(loc string) int {
+		req, _ := http.NewRequest(http.MethodPatch, w.URL+loc, bytes.NewReader(make([]byte, 1000)))
+		req.SetBasicAuth(w.User, w.Password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	idle := start()
+	if code := patch(idle); code != http.StatusAccepted {
+		t.Fatalf("patch: %d", code)
+	}
+	id := idle[strings.LastIndex(idle, "/")+1:]
+	staged := filepath.Join(w.DataDir, "storage", ".staging", "uploads", id)
+	if _, err := os.Stat(staged); err != nil {
+		t.Fatalf("staged upload bytes not where expected: %v", err)
+	}
+	uploadStatus := func() int {
+		req, _ := http.NewRequest(http.MethodGet, w.URL+idle, nil)
+		req.SetBasicAuth(w.User, w.Password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := uploadStatus(); code != http.StatusNoContent {
+		t.Fatalf("fresh upload status %d", code)
+	}
+	eventually(t, "expiry of the idle upload", 30*time.Second, func() bool { return uploadStatus() == http.StatusNotFound })
+	if _, err := os.Stat(staged); !os.IsNotExist(err) {
+		t.Fatalf("expired upload's staged bytes remain: %v", err)
+	}
+}
