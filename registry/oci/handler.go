@@ -19,6 +19,9 @@ import (
 type Options struct {
 	// Scheme and Host are PREFERRED_URL_SCHEME and SERVER_HOSTNAME: the base of the token realm.
 	Scheme, Host string
+	// RealmFromRequest builds the token realm from the host the client asked for instead of
+	// Host: for the embedded default, whose clients may say localhost or 127.0.0.1.
+	RealmFromRequest bool
 	// MaxLayerSize is MAXIMUM_LAYER_SIZE.
 	MaxLayerSize int64
 	// PageSize is V2_PAGINATION_SIZE: the default and largest page of tags and the catalog.
@@ -156,7 +159,7 @@ func (h *Handler) route(req *request, path string) error {
 func (h *Handler) base(req *request) error {
 	creds, err := h.auth.Authenticate(req.r)
 	if err != nil || !creds.Presented {
-		h.challenge(req.w, "", false)
+		h.challenge(req, "", false)
 		return ErrUnauthorized.Err()
 	}
 	req.w.Header().Set("Content-Type", "application/json")
@@ -165,15 +168,19 @@ func (h *Handler) base(req *request) error {
 }
 
 // challenge sets the WWW-Authenticate header that sends clients to the token endpoint.
-func (h *Handler) challenge(w http.ResponseWriter, scope string, insufficient bool) {
-	v := `Bearer realm="` + h.opts.Scheme + "://" + h.opts.Host + `/v2/auth",service="` + h.opts.Host + `"`
+func (h *Handler) challenge(req *request, scope string, insufficient bool) {
+	host := h.opts.Host
+	if h.opts.RealmFromRequest && req.r.Host != "" {
+		host = req.r.Host
+	}
+	v := `Bearer realm="` + h.opts.Scheme + "://" + host + `/v2/auth",service="` + h.opts.Host + `"`
 	if scope != "" {
 		v += `,scope="` + scope + `"`
 	}
 	if insufficient {
 		v += `,error="insufficient_scope"`
 	}
-	w.Header().Set("WWW-Authenticate", v)
+	req.w.Header().Set("WWW-Authenticate", v)
 }
 
 // authorize checks that the request may perform every action on its repository, answering
@@ -183,7 +190,7 @@ func (h *Handler) authorize(req *request, actions ...string) error {
 	creds, err := h.auth.Authenticate(req.r)
 	scope := "repository:" + req.name.String() + ":" + strings.Join(actions, ",")
 	if err != nil {
-		h.challenge(req.w, scope, false)
+		h.challenge(req, scope, false)
 		return ErrUnauthorized.WithMessage("invalid credentials")
 	}
 	req.creds = creds
@@ -196,10 +203,10 @@ func (h *Handler) authorize(req *request, actions ...string) error {
 	}
 	switch {
 	case creds.Token != nil:
-		h.challenge(req.w, scope, true)
+		h.challenge(req, scope, true)
 		return ErrUnauthorized.WithDetail([]auth.Access{{Type: "repository", Name: req.name.String(), Actions: actions}})
 	case creds.Identity.Anonymous():
-		h.challenge(req.w, scope, false)
+		h.challenge(req, scope, false)
 		return ErrUnauthorized.WithDetail([]auth.Access{{Type: "repository", Name: req.name.String(), Actions: actions}})
 	default:
 		return ErrDenied.WithMessage("%s may not %s %s", creds.Identity.Name(), strings.Join(actions, " and "), req.name)

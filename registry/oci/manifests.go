@@ -221,7 +221,7 @@ func (h *Handler) listTags(req *request, _ string) error {
 func (h *Handler) catalog(req *request) error {
 	creds, err := h.auth.Authenticate(req.r)
 	if err != nil || (!creds.Presented && !h.opts.AnonymousAccess) {
-		h.challenge(req.w, "registry:catalog:*", false)
+		h.challenge(req, "registry:catalog:*", false)
 		return ErrUnauthorized.Err()
 	}
 	n, last, err := h.pageParams(req)

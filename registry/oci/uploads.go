@@ -85,7 +85,7 @@ func (h *Handler) mount(req *request, repo store.Repository, dg digest.Digest, f
 				return false, ErrInternal.Wrap(err)
 			}
 			if slices.Contains(have, auth.ActionPull) {
-				h.challenge(req.w, "repository:"+req.name.String()+":pull,push repository:"+src.String()+":pull", true)
+				h.challenge(req, "repository:"+req.name.String()+":pull,push repository:"+src.String()+":pull", true)
 				return false, ErrUnauthorized.WithMessage("the token does not cover the mount source %s", src)
 			}
 		}
@@ -98,16 +98,10 @@ func (h *Handler) mount(req *request, repo store.Repository, dg digest.Digest, f
 		}
 		blob, err = h.store.MountBlob(req.ctx, repo.ID, srcRepo.ID, dg.String())
 	} else {
+		// Any repository the caller's identity can read may serve as the source.
 		srcID, serr := h.store.ReadableBlobSource(req.ctx, h.auth.Viewer(req.creds.Identity), dg.String())
 		if serr != nil {
 			return false, nil
-		}
-		if req.creds.Token != nil {
-			// A token names the repositories it may read; only those may serve as sources.
-			if b, err := h.store.RepoBlob(req.ctx, repo.ID, dg.String()); err == nil {
-				h.blobCreated(req, b.Digest)
-				return true, nil
-			}
 		}
 		blob, err = h.store.MountBlob(req.ctx, repo.ID, srcID, dg.String())
 	}

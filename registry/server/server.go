@@ -111,13 +111,14 @@ func (s *Server) Close() error { return s.Store.Close() }
 func (s *Server) routes() http.Handler {
 	cfg := s.Config
 	registry := oci.NewHandler(s.Store, s.Storage, s.Auth, oci.Options{
-		Scheme:          cfg.PreferredURLScheme,
-		Host:            cfg.ServerHostname,
-		MaxLayerSize:    int64(cfg.MaximumLayerSize),
-		PageSize:        cfg.V2PaginationSize,
-		ProxyStorage:    cfg.FeatureProxyStorage,
-		AnonymousAccess: cfg.FeatureAnonymousAccess,
-		ReadOnly:        cfg.RegistryState == "readonly",
+		Scheme:           cfg.PreferredURLScheme,
+		Host:             cfg.ServerHostname,
+		RealmFromRequest: !s.FromFile,
+		MaxLayerSize:     int64(cfg.MaximumLayerSize),
+		PageSize:         cfg.V2PaginationSize,
+		ProxyStorage:     cfg.FeatureProxyStorage,
+		AnonymousAccess:  cfg.FeatureAnonymousAccess,
+		ReadOnly:         cfg.RegistryState == "readonly",
 	}, s.log)
 	mux := http.NewServeMux()
 	mux.Handle("/v2/auth", s.Auth.TokenHandler(s.log))

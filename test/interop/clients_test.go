@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -23,8 +25,10 @@ import (
 const commandTimeout = 3 * time.Minute
 
 // clients runs real registry clients as one user against one registry. Every client keeps
-// its configuration and credentials in the clients' own temporary directory: HOME,
-// DOCKER_CONFIG (crane, regctl), an auth file (skopeo, podman), an oras registry config.
+// its configuration and credentials in the clients' own temporary directory: DOCKER_CONFIG
+// (crane), HOME (regctl, which logs in to its own ~/.regctl/config.json), an auth file
+// (skopeo --authfile, REGISTRY_AUTH_FILE), an oras --registry-config file, and a
+// containers policy and registries.conf (skopeo, podman).
 type clients struct {
 	t    testing.TB
 	w    *testservers.Wharf
@@ -40,11 +44,18 @@ type clients struct {
 	regctlSet  bool
 }
 
-// newClients prepares clients that sign in as user (or stay anonymous when user is "").
+// newClients prepares clients that sign in as user (or stay anonymous when user is ""),
+// addressing the registry by the name it advertises.
 func newClients(t testing.TB, w *testservers.Wharf, user, password string) *clients {
 	t.Helper()
+	return newClientsAt(t, w, advertisedHost(t, w), user, password)
+}
+
+// newClientsAt prepares clients that address the registry as host.
+func newClientsAt(t testing.TB, w *testservers.Wharf, host, user, password string) *clients {
+	t.Helper()
 	dir := t.TempDir()
-	c := &clients{t: t, w: w, host: w.Host, user: user, password: password, dir: dir}
+	c := &clients{t: t, w: w, host: host, user: user, password: password, dir: dir}
 	home := filepath.Join(dir, "home")
 	dockerConfig := filepath.Join(dir, "docker")
 	runtime := filepath.Join(dir, "run")
@@ -53,11 +64,11 @@ func newClients(t testing.TB, w *testservers.Wharf, user, password string) *clie
 			t.Fatal(err)
 		}
 	}
-	// One docker-style credentials file serves crane, regctl (through DOCKER_CONFIG), skopeo
-	// and podman (through --authfile and REGISTRY_AUTH_FILE).
+	// One docker-style credentials file serves crane (DOCKER_CONFIG) and skopeo (--authfile);
+	// oras gets a copy of its own.
 	auths := map[string]any{}
 	if user != "" {
-		auths[w.Host] = map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + password))}
+		auths[c.host] = map[string]string{"auth": base64.StdEncoding.EncodeToString([]byte(user + ":" + password))}
 	}
 	c.authFile = filepath.Join(dockerConfig, "config.json")
 	writeFile(t, c.authFile, mustJSON(t, map[string]any{"auths": auths}))
@@ -86,6 +97,37 @@ func newClients(t testing.TB, w *testservers.Wharf, user, password string) *clie
 		"NO_PROXY=*",
 	)
 	return c
+}
+
+// advertisedHost returns host:port as the registry names itself in its token realm. Clients
+// address the registry by that name, as the server's start-up message tells users to: the
+// embedded default calls itself localhost:PORT while it listens on 127.0.0.1:PORT, and oras
+// refuses a bearer realm on loopback whose host differs from the registry's (see
+// TestListenAddressRealm).
+func advertisedHost(t testing.TB, w *testservers.Wharf) string {
+	t.Helper()
+	realm := tokenRealm(t, w.URL)
+	u, err := url.Parse(realm)
+	if err != nil || u.Host == "" {
+		t.Fatalf("GET %s/v2/: bad token realm %q", w.URL, realm)
+	}
+	return u.Host
+}
+
+// tokenRealm returns the realm of the Bearer challenge that GET /v2/ answers at base.
+func tokenRealm(t testing.TB, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/v2/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	challenge := resp.Header.Get("WWW-Authenticate")
+	m := regexp.MustCompile(`realm="([^"]+)"`).FindStringSubmatch(challenge)
+	if resp.StatusCode != http.StatusUnauthorized || m == nil {
+		t.Fatalf("GET %s/v2/ without credentials: %s, WWW-Authenticate %q; want 401 with a Bearer realm", base, resp.Status, challenge)
+	}
+	return m[1]
 }
 
 // ref names a reference in the registry: ref("admin/x:v1") is HOST/admin/x:v1.
@@ -180,11 +222,10 @@ func (c *clients) trySkopeo(sub string, args ...string) (string, error) {
 	return out + stderr, err
 }
 
-// oras runs an oras subcommand over plain HTTP with the clients' registry config.
-func (c *clients) oras(sub string, args ...string) string {
+// oras runs an oras command over plain HTTP with the clients' registry config.
+func (c *clients) oras(args ...string) string {
 	c.t.Helper()
-	full := append([]string{sub, "--plain-http", "--registry-config", c.orasConfig, "--no-tty"}, args...)
-	return c.run("oras", full...)
+	return c.run("oras", append(args, "--plain-http", "--registry-config", c.orasConfig)...)
 }
 
 // regctl runs a regctl command; the first call registers the registry as plain HTTP and
@@ -225,7 +266,13 @@ func (r registryResponse) errorCode() string {
 // Wharf accepts besides bearer tokens) and follows redirects to blob storage.
 func (c *clients) http(method, path string, header http.Header) registryResponse {
 	c.t.Helper()
-	req, err := http.NewRequest(method, c.w.URL+path, nil)
+	return c.httpBody(method, path, header, nil)
+}
+
+// httpBody is http with a request body.
+func (c *clients) httpBody(method, path string, header http.Header, body []byte) registryResponse {
+	c.t.Helper()
+	req, err := http.NewRequest(method, c.w.URL+path, bytes.NewReader(body))
 	if err != nil {
 		c.t.Fatal(err)
 	}
@@ -241,11 +288,11 @@ func (c *clients) http(method, path string, header http.Header) registryResponse
 		c.t.Fatalf("%s %s: %v", method, path, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
+	got, err := io.ReadAll(resp.Body)
 	if err != nil {
 		c.t.Fatalf("%s %s: read body: %v", method, path, err)
 	}
-	return registryResponse{Status: resp.StatusCode, Header: resp.Header, Body: body}
+	return registryResponse{Status: resp.StatusCode, Header: resp.Header, Body: got}
 }
 
 // acceptAll asks for every manifest media type the registry stores.

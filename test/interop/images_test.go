@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,7 +115,7 @@ func newImage(t testing.TB, spec imageSpec) testImage {
 	var diffIDs []string
 	for i := 0; i < spec.Layers; i++ {
 		files := map[string][]byte{
-			fmt.Sprintf("etc/%s-%d.conf", spec.Seed, i):       []byte(fmt.Sprintf("seed=%s layer=%d platform=%s/%s\n", spec.Seed, i, spec.OS, spec.Arch)),
+			fmt.Sprintf("etc/%s-%d.conf", spec.Seed, i):           []byte(fmt.Sprintf("seed=%s layer=%d platform=%s/%s\n", spec.Seed, i, spec.OS, spec.Arch)),
 			fmt.Sprintf("usr/share/%s/data-%d.bin", spec.Seed, i): pseudoRandom(spec.Seed+spec.Arch+fmt.Sprint(i), 3000+100*i),
 		}
 		raw := tarOf(t, files)
@@ -227,16 +228,21 @@ func writeLayout(t testing.TB, dir, tag string, top descriptor, blobs map[string
 	writeFile(t, filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`))
 }
 
-// imageLayout writes img as an OCI layout with the tag and returns the directory.
+// imageLayout writes img as an OCI layout with the tag in a new directory and returns it.
 func imageLayout(t testing.TB, img testImage, tag string) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "layout")
-	blobs := map[string][]byte{img.Digest: img.Manifest}
-	for d, b := range img.Blobs {
-		blobs[d] = b
-	}
-	writeLayout(t, dir, tag, img.Desc(), blobs)
+	writeLayout(t, dir, tag, img.Desc(), img.AllBlobs())
 	return dir
+}
+
+// AllBlobs returns the image's manifest, config and layers by digest.
+func (img testImage) AllBlobs() map[string][]byte {
+	all := map[string][]byte{img.Digest: img.Manifest}
+	for d, b := range img.Blobs {
+		all[d] = b
+	}
+	return all
 }
 
 // readLayout reads an OCI layout: the descriptors of index.json and every blob by digest.
@@ -351,3 +357,27 @@ func mustJSON(t testing.TB, v any) []byte {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// untar returns the regular files of a tar archive by name.
+func untar(t testing.TB, b []byte) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	tr := tar.NewReader(bytes.NewReader(b))
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return files
+		}
+		if err != nil {
+			t.Fatalf("read tar: %v", err)
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			t.Fatalf("read tar: %v", err)
+		}
+		files[hdr.Name] = data
+	}
+}

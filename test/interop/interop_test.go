@@ -20,10 +20,12 @@ func TestMain(m *testing.M) { testservers.Main(m) }
 var backends = []struct {
 	name   string
 	config func(t *testing.T) string
+	// redirects is set when blob downloads redirect to storage.
+	redirects bool
 }{
-	{"sqlite-disk", func(*testing.T) string { return "" }},
-	{"postgres-s3-redirect", func(t *testing.T) string { return testservers.PostgresS3Config(t, false) }},
-	{"postgres-s3-proxy", func(t *testing.T) string { return testservers.PostgresS3Config(t, true) }},
+	{"sqlite-disk", func(*testing.T) string { return "" }, false},
+	{"postgres-s3-redirect", func(t *testing.T) string { return testservers.PostgresS3Config(t, false) }, true},
+	{"postgres-s3-proxy", func(t *testing.T) string { return testservers.PostgresS3Config(t, true) }, false},
 }
 
 // scenarios are the client workflows; each uses repositories of its own, so they run in
@@ -49,6 +51,10 @@ func TestInterop(t *testing.T) {
 		t.Run(b.name, func(t *testing.T) {
 			t.Parallel()
 			w := testservers.StartWharf(t, testservers.WharfOptions{Config: b.config(t)})
+			t.Run("blob-downloads", func(t *testing.T) {
+				t.Parallel()
+				testBlobDownloads(t, w, b.redirects)
+			})
 			for _, s := range scenarios {
 				t.Run(s.name, func(t *testing.T) {
 					t.Parallel()
