@@ -101,7 +101,8 @@ func pipeline(dst io.Writer, h hash.Hash, src io.Reader, limit int64, first *[]b
 	}
 	var total int64
 	var readErr error
-	buf, n := first, firstN
+	buf, n, eof := first, firstN, false
+loop:
 	for {
 		total += int64(n)
 		if total > limit {
@@ -114,26 +115,19 @@ func pipeline(dst io.Writer, h hash.Hash, src io.Reader, limit int64, first *[]b
 		} else {
 			pool.Put(buf)
 		}
+		if eof {
+			break
+		}
 		buf = pool.Get().(*[]byte)
 		var err error
 		n, err = io.ReadFull(src, *buf)
-		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			if total+int64(n) > limit {
-				pool.Put(buf)
-				readErr = ErrTooLarge
-				break
-			}
-			if n > 0 {
-				send(buf, n)
-			} else {
-				pool.Put(buf)
-			}
-			break
-		}
-		if err != nil {
+		switch {
+		case err == io.EOF || err == io.ErrUnexpectedEOF:
+			eof = true
+		case err != nil:
 			pool.Put(buf)
 			readErr = fmt.Errorf("read: %w", err)
-			break
+			break loop
 		}
 	}
 	close(toHash)

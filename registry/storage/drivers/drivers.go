@@ -54,14 +54,7 @@ func S3Config(loc schema.StorageLocation) (s3.Config, error) {
 		cfg.Endpoint = endpoint(loc.String("host"), loc.String("port"), loc.Bool("is_secure", true))
 	}
 	cfg.PathStyle = cfg.Endpoint != ""
-	if mb := loc.String("maximum_chunk_size_mb"); mb != "" {
-		n, err := strconv.ParseInt(mb, 10, 64)
-		if err != nil {
-			return s3.Config{}, fmt.Errorf("maximum_chunk_size_mb: %w", err)
-		}
-		cfg.ChunkSize = n << 20
-	}
-	return cfg, nil
+	return cfg, chunkSize(loc, &cfg)
 }
 
 // RadosGWConfig maps RadosGWStorage parameters to the S3 driver's config.
@@ -75,14 +68,21 @@ func RadosGWConfig(loc schema.StorageLocation) (s3.Config, error) {
 		Endpoint:  endpoint(loc.String("hostname"), loc.String("port"), loc.Bool("is_secure", true)),
 		PathStyle: true,
 	}
-	if mb := loc.String("maximum_chunk_size_mb"); mb != "" {
-		n, err := strconv.ParseInt(mb, 10, 64)
-		if err != nil {
-			return s3.Config{}, fmt.Errorf("maximum_chunk_size_mb: %w", err)
-		}
-		cfg.ChunkSize = n << 20
+	return cfg, chunkSize(loc, &cfg)
+}
+
+// chunkSize applies maximum_chunk_size_mb, the multipart part size in MiB.
+func chunkSize(loc schema.StorageLocation, cfg *s3.Config) error {
+	mb := loc.String("maximum_chunk_size_mb")
+	if mb == "" {
+		return nil
 	}
-	return cfg, nil
+	n, err := strconv.ParseInt(mb, 10, 64)
+	if err != nil {
+		return fmt.Errorf("maximum_chunk_size_mb: %w", err)
+	}
+	cfg.ChunkSize = n << 20
+	return nil
 }
 
 func endpoint(host, port string, secure bool) string {
