@@ -1,0 +1,63 @@
+package drivers
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/wharf-registry/wharf/registry/storage/local"
+	"github.com/wharf-registry/wharf/registry/storage/s3"
+	"github.com/wharf-registry/wharf/schema"
+)
+
+func TestS3Configs(t *testing.T) {
+	tests := []struct {
+		name string
+		loc  schema.StorageLocation
+		want s3.Config
+	}{
+		{"aws", schema.StorageLocation{Driver: "S3Storage", Params: map[string]any{
+			"s3_bucket": "b", "storage_path": "/reg", "s3_access_key": "a", "s3_secret_key": "s", "s3_region": "eu-west-1"}},
+			s3.Config{Bucket: "b", RootPath: "/reg", AccessKey: "a", SecretKey: "s", Region: "eu-west-1"}},
+		{"host and port", schema.StorageLocation{Driver: "S3Storage", Params: map[string]any{
+			"s3_bucket": "b", "storage_path": "/reg", "host": "minio.local", "port": "9000", "is_secure": false, "maximum_chunk_size_mb": "32"}},
+			s3.Config{Bucket: "b", RootPath: "/reg", Endpoint: "http://minio.local:9000", PathStyle: true, ChunkSize: 32 << 20}},
+		{"endpoint url", schema.StorageLocation{Driver: "S3Storage", Params: map[string]any{
+			"s3_bucket": "b", "storage_path": "", "endpoint_url": "https://s3.example.com", "host": "ignored"}},
+			s3.Config{Bucket: "b", Endpoint: "https://s3.example.com", PathStyle: true}},
+		{"radosgw", schema.StorageLocation{Driver: "RadosGWStorage", Params: map[string]any{
+			"hostname": "ceph", "port": "7480", "is_secure": false, "access_key": "a", "secret_key": "s", "bucket_name": "q", "storage_path": "/x"}},
+			s3.Config{Bucket: "q", RootPath: "/x", AccessKey: "a", SecretKey: "s", Endpoint: "http://ceph:7480", PathStyle: true}},
+		{"radosgw secure default", schema.StorageLocation{Driver: "RadosGWStorage", Params: map[string]any{
+			"hostname": "ceph", "bucket_name": "q", "storage_path": "/x"}},
+			s3.Config{Bucket: "q", RootPath: "/x", Endpoint: "https://ceph", PathStyle: true}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var got s3.Config
+			var err error
+			if tc.loc.Driver == "RadosGWStorage" {
+				got, err = RadosGWConfig(tc.loc)
+			} else {
+				got, err = S3Config(tc.loc)
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("got %+v, %v; want %+v", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestOpenLocalRelativeToDataDir(t *testing.T) {
+	dir := t.TempDir()
+	d, err := Open(context.Background(), "default", schema.StorageLocation{Driver: "LocalStorage", Params: map[string]any{"storage_path": "blobs"}}, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.(*local.Driver).Root(); got != filepath.Join(dir, "blobs") {
+		t.Fatalf("root = %s", got)
+	}
+	if _, err := Open(context.Background(), "x", schema.StorageLocation{Driver: "FloppyStorage"}, dir); err == nil {
+		t.Fatal("unknown driver accepted")
+	}
+}
