@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -226,13 +227,21 @@ func decodeYAML(data []byte) (any, map[string]int, error) {
 	if root.Kind == 0 {
 		return nil, lines, nil
 	}
-	v, err := nodeValue(&root, "", lines, 0)
+	budget := maxNodes
+	v, err := nodeValue(&root, "", lines, 0, &budget)
 	return v, lines, err
 }
 
-func nodeValue(n *yaml.Node, ptr string, lines map[string]int, depth int) (any, error) {
+// maxNodes bounds the values a config may expand to, so that nested YAML aliases cannot make
+// a small file take unbounded time and memory.
+const maxNodes = 100000
+
+func nodeValue(n *yaml.Node, ptr string, lines map[string]int, depth int, budget *int) (any, error) {
 	if depth > 100 {
 		return nil, fmt.Errorf("line %d: nesting too deep", n.Line)
+	}
+	if *budget--; *budget < 0 {
+		return nil, fmt.Errorf("line %d: the document expands to more than %d values (YAML aliases?)", n.Line, maxNodes)
 	}
 	lines[ptr] = n.Line
 	switch n.Kind {
@@ -240,9 +249,9 @@ func nodeValue(n *yaml.Node, ptr string, lines map[string]int, depth int) (any, 
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return nodeValue(n.Content[0], ptr, lines, depth+1)
+		return nodeValue(n.Content[0], ptr, lines, depth+1, budget)
 	case yaml.AliasNode:
-		return nodeValue(n.Alias, ptr, lines, depth+1)
+		return nodeValue(n.Alias, ptr, lines, depth+1, budget)
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -255,7 +264,7 @@ func nodeValue(n *yaml.Node, ptr string, lines map[string]int, depth int) (any, 
 			}
 			child := ptr + "/" + escapePointer(k.Value)
 			lines[child] = k.Line
-			v, err := nodeValue(vn, child, lines, depth+1)
+			v, err := nodeValue(vn, child, lines, depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
@@ -266,7 +275,7 @@ func nodeValue(n *yaml.Node, ptr string, lines map[string]int, depth int) (any, 
 	case yaml.SequenceNode:
 		s := make([]any, 0, len(n.Content))
 		for i, c := range n.Content {
-			v, err := nodeValue(c, fmt.Sprintf("%s/%d", ptr, i), lines, depth+1)
+			v, err := nodeValue(c, fmt.Sprintf("%s/%d", ptr, i), lines, depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
@@ -327,6 +336,9 @@ func ParseDuration(s string) (time.Duration, error) {
 	if unit == 0 {
 		return 0, fmt.Errorf("invalid duration %q: unit must be w, d, h, m or s", s)
 	}
+	if n > int64(math.MaxInt64/unit) {
+		return 0, fmt.Errorf("duration %q is too long (at most about 290 years)", s)
+	}
 	return time.Duration(n) * unit, nil
 }
 
@@ -386,6 +398,9 @@ func ParseSize(s string) (int64, error) {
 	n, err := strconv.ParseInt(num, 10, 64)
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("invalid size %q: want a number optionally followed by K, M, G or T", s)
+	}
+	if n > math.MaxInt64/mult {
+		return 0, fmt.Errorf("size %q is too large", s)
 	}
 	return n * mult, nil
 }

@@ -104,6 +104,9 @@ func parseRange(header string, size int64) (start, length int64, partial bool, e
 		if err != nil || n <= 0 {
 			return 0, 0, false, fmt.Errorf("invalid range %q", header)
 		}
+		if size == 0 {
+			return 0, 0, false, fmt.Errorf("range %q of an empty blob", header)
+		}
 		n = min(n, size)
 		return size - n, n, true, nil
 	default:

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -68,14 +67,45 @@ func NewHandler(st *store.Store, sd storage.Driver, as *auth.Service, opts Optio
 	return &Handler{store: st, storage: sd, auth: as, opts: opts, log: log, uploads: map[string]*uploadLock{}}
 }
 
-var (
-	reManifest = regexp.MustCompile(`^(.+)/manifests/([^/]+)$`)
-	reUploads  = regexp.MustCompile(`^(.+)/blobs/uploads/?$`)
-	reUpload   = regexp.MustCompile(`^(.+)/blobs/uploads/([^/]+)$`)
-	reBlob     = regexp.MustCompile(`^(.+)/blobs/([^/]+)$`)
-	reTags     = regexp.MustCompile(`^(.+)/tags/list$`)
-	reRefs     = regexp.MustCompile(`^(.+)/referrers/([^/]+)$`)
+// endpoint names what a /v2/NAME/... path addresses.
+type endpoint int
+
+const (
+	epNone endpoint = iota
+	epUploads
+	epUpload
+	epManifest
+	epBlob
+	epTags
+	epReferrers
 )
+
+// parsePath splits a path below /v2/ into the endpoint, the repository name and the last
+// segment (reference, digest or upload id). Each endpoint's tail is one segment, so a
+// repository whose name contains "blobs" or "manifests" is still read right.
+func parsePath(path string) (endpoint, string, string) {
+	if name, ok := strings.CutSuffix(path, "/tags/list"); ok {
+		return epTags, name, ""
+	}
+	if name, ok := strings.CutSuffix(strings.TrimSuffix(path, "/"), "/blobs/uploads"); ok {
+		return epUploads, name, ""
+	}
+	for _, m := range []struct {
+		marker string
+		ep     endpoint
+	}{{"/blobs/uploads/", epUpload}, {"/manifests/", epManifest}, {"/blobs/", epBlob}, {"/referrers/", epReferrers}} {
+		i := strings.LastIndex(path, m.marker)
+		if i <= 0 {
+			continue
+		}
+		tail := path[i+len(m.marker):]
+		if tail == "" || strings.Contains(tail, "/") {
+			continue
+		}
+		return m.ep, path[:i], tail
+	}
+	return epNone, "", ""
+}
 
 // request is one API call, parsed.
 type request struct {
@@ -116,43 +146,61 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) route(req *request, path string) error {
+	ep, name, arg := parsePath(path)
+	var fn func(*request, string) error
 	m := req.r.Method
-	type route struct {
-		re      *regexp.Regexp
-		methods map[string]func(*request, string) error
+	switch ep {
+	case epNone:
+		return &Error{Code: Code{"NOT_FOUND", http.StatusNotFound, "no such registry API endpoint"}}
+	case epUploads:
+		if m == http.MethodPost {
+			fn = h.startUpload
+		}
+	case epUpload:
+		switch m {
+		case http.MethodGet:
+			fn = h.uploadStatus
+		case http.MethodPatch:
+			fn = h.patchUpload
+		case http.MethodPut:
+			fn = h.finishUpload
+		case http.MethodDelete:
+			fn = h.cancelUpload
+		}
+	case epManifest:
+		switch m {
+		case http.MethodGet, http.MethodHead:
+			fn = h.getManifest
+		case http.MethodPut:
+			fn = h.putManifest
+		case http.MethodDelete:
+			fn = h.deleteManifest
+		}
+	case epBlob:
+		switch m {
+		case http.MethodGet, http.MethodHead:
+			fn = h.getBlob
+		case http.MethodDelete:
+			fn = h.deleteBlob
+		}
+	case epTags:
+		if m == http.MethodGet {
+			fn = h.listTags
+		}
+	case epReferrers:
+		if m == http.MethodGet {
+			fn = h.referrers
+		}
 	}
-	routes := []route{
-		{reUploads, map[string]func(*request, string) error{http.MethodPost: h.startUpload}},
-		{reUpload, map[string]func(*request, string) error{
-			http.MethodGet: h.uploadStatus, http.MethodPatch: h.patchUpload, http.MethodPut: h.finishUpload, http.MethodDelete: h.cancelUpload}},
-		{reManifest, map[string]func(*request, string) error{
-			http.MethodGet: h.getManifest, http.MethodHead: h.getManifest, http.MethodPut: h.putManifest, http.MethodDelete: h.deleteManifest}},
-		{reBlob, map[string]func(*request, string) error{
-			http.MethodGet: h.getBlob, http.MethodHead: h.getBlob, http.MethodDelete: h.deleteBlob}},
-		{reTags, map[string]func(*request, string) error{http.MethodGet: h.listTags}},
-		{reRefs, map[string]func(*request, string) error{http.MethodGet: h.referrers}},
+	repoName, err := ParseRepoName(name)
+	if err != nil {
+		return ErrNameInvalid.WithMessage("%v", err)
 	}
-	for _, rt := range routes {
-		sub := rt.re.FindStringSubmatch(path)
-		if sub == nil {
-			continue
-		}
-		name, err := ParseRepoName(sub[1])
-		if err != nil {
-			return ErrNameInvalid.WithMessage("%v", err)
-		}
-		req.name = name
-		fn, ok := rt.methods[m]
-		if !ok {
-			return ErrUnsupported.WithMessage("method %s is not supported here", m)
-		}
-		arg := ""
-		if len(sub) > 2 {
-			arg = sub[2]
-		}
-		return fn(req, arg)
+	req.name = repoName
+	if fn == nil {
+		return ErrUnsupported.WithMessage("method %s is not supported here", m)
 	}
-	return &Error{Code: Code{"NOT_FOUND", http.StatusNotFound, "no such registry API endpoint"}}
+	return fn(req, arg)
 }
 
 // base answers GET /v2/: 200 for valid credentials, 401 with the token challenge otherwise.

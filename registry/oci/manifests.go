@@ -23,17 +23,11 @@ func (h *Handler) getManifest(req *request, ref string) error {
 	if err != nil {
 		return ErrManifestInvalid.WithMessage("%v", err)
 	}
-	repo, err := h.repository(req)
-	if err != nil {
-		return err
-	}
-	var m store.Manifest
-	if reference.Tag != "" {
-		m, err = h.store.ManifestByTag(req.ctx, repo.ID, reference.Tag)
-	} else {
-		m, err = h.store.ManifestByDigest(req.ctx, repo.ID, reference.Digest.String())
-	}
+	m, err := h.store.ManifestByName(req.ctx, req.name.Namespace, req.name.Name, reference.Tag, reference.Digest.String())
 	if errors.Is(err, store.ErrNotFound) {
+		if _, err := h.repository(req); err != nil {
+			return err
+		}
 		return ErrManifestUnknown.WithDetail(map[string]string{"reference": ref})
 	}
 	if err != nil {

@@ -55,12 +55,12 @@ func ValidTag(s string) bool { return tagRE.MatchString(s) }
 
 // ParseDigest validates a digest of a supported algorithm (sha256 or sha512).
 func ParseDigest(s string) (digest.Digest, error) {
+	algName, _, ok := strings.Cut(s, ":")
+	if !ok {
+		return "", fmt.Errorf("invalid digest %q: want ALGORITHM:HEX", s)
+	}
 	d := digest.Digest(s)
-	alg := d.Algorithm()
-	if alg != digest.SHA256 && alg != digest.SHA512 {
-		if !strings.Contains(s, ":") {
-			return "", fmt.Errorf("invalid digest %q: want ALGORITHM:HEX", s)
-		}
+	if alg := digest.Algorithm(algName); alg != digest.SHA256 && alg != digest.SHA512 {
 		return "", fmt.Errorf("unsupported digest algorithm %q: use sha256 or sha512", alg)
 	}
 	if err := d.Validate(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -337,7 +338,7 @@ func parseContentRange(v string) (int64, int64, error) {
 	a, b, ok := strings.Cut(v, "-")
 	start, err1 := strconv.ParseInt(a, 10, 64)
 	end, err2 := strconv.ParseInt(b, 10, 64)
-	if !ok || err1 != nil || err2 != nil || start < 0 || end < start {
+	if !ok || err1 != nil || err2 != nil || start < 0 || end < start || end == math.MaxInt64 {
 		return 0, 0, fmt.Errorf("invalid Content-Range %q: want START-END", v)
 	}
 	return start, end, nil

@@ -9,10 +9,22 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
 type ctxKey struct{}
+
+// Request ids are a random per-process prefix and a counter: unique across nodes and restarts
+// without a random read per request.
+var (
+	requestIDPrefix = func() string {
+		var b [4]byte
+		rand.Read(b[:])
+		return hex.EncodeToString(b[:]) + "-"
+	}()
+	requestSeq atomic.Uint64
+)
 
 // RequestID returns the id of the request a context belongs to.
 func RequestID(ctx context.Context) string {
@@ -47,9 +59,7 @@ func withRequestLog(next http.Handler, log *slog.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-ID")
 		if id == "" || len(id) > 64 {
-			var b [8]byte
-			rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			id = requestIDPrefix + strconv.FormatUint(requestSeq.Add(1), 36)
 		}
 		w.Header().Set("X-Request-ID", id)
 		ctx := context.WithValue(r.Context(), ctxKey{}, id)

@@ -22,8 +22,8 @@ var ErrBlobDeleting = errors.New("blob is being garbage collected")
 // RepoBlob returns the blob with digest when it is linked to the repository.
 func (s *Store) RepoBlob(ctx context.Context, repoID int64, digest string) (Blob, error) {
 	var b Blob
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT b.id, b.digest, b.size FROM repo_blob rb JOIN blob b ON b.id = rb.blob_id
-		WHERE rb.repository_id = ? AND b.digest = ? AND NOT b.deleting`), repoID, digest).Scan(&b.ID, &b.Digest, &b.Size)
+	err := s.queryRow(ctx, `SELECT b.id, b.digest, b.size FROM repo_blob rb JOIN blob b ON b.id = rb.blob_id
+		WHERE rb.repository_id = ? AND b.digest = ? AND NOT b.deleting`, repoID, digest).Scan(&b.ID, &b.Digest, &b.Size)
 	if err != nil {
 		return Blob{}, notFound(err, "blob "+digest)
 	}
@@ -39,9 +39,9 @@ func (s *Store) ReserveBlob(ctx context.Context, digest string, size int64, wait
 	for {
 		b := Blob{Digest: digest}
 		now := s.now()
-		err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO blob (digest, size, created_at, touched_at) VALUES (?, ?, ?, ?)
+		err := s.queryRow(ctx, `INSERT INTO blob (digest, size, created_at, touched_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (digest) DO UPDATE SET touched_at = excluded.touched_at WHERE blob.deleting = FALSE
-			RETURNING id, size`), digest, size, now, now).Scan(&b.ID, &b.Size)
+			RETURNING id, size`, digest, size, now, now).Scan(&b.ID, &b.Size)
 		if err == nil {
 			return b, nil
 		}
@@ -110,7 +110,7 @@ func (s *Store) ReadableBlobSource(ctx context.Context, v Viewer, digest string)
 		args = append(args, v.UserID)
 	}
 	var id int64
-	if err := s.db.QueryRowContext(ctx, s.q(query+" LIMIT 1"), args...).Scan(&id); err != nil {
+	if err := s.queryRow(ctx, query+" LIMIT 1", args...).Scan(&id); err != nil {
 		return 0, notFound(err, "readable blob "+digest)
 	}
 	return id, nil
@@ -118,8 +118,8 @@ func (s *Store) ReadableBlobSource(ctx context.Context, v Viewer, digest string)
 
 // UnlinkBlob removes a blob from a repository. Manifests that reference it keep it stored.
 func (s *Store) UnlinkBlob(ctx context.Context, repoID int64, digest string) error {
-	res, err := s.db.ExecContext(ctx, s.q(`DELETE FROM repo_blob WHERE repository_id = ?
-		AND blob_id = (SELECT id FROM blob WHERE digest = ?)`), repoID, digest)
+	res, err := s.exec(ctx, `DELETE FROM repo_blob WHERE repository_id = ?
+		AND blob_id = (SELECT id FROM blob WHERE digest = ?)`, repoID, digest)
 	if err != nil {
 		return fmt.Errorf("unlink blob %s: %w", digest, err)
 	}
@@ -134,13 +134,13 @@ func (s *Store) UnlinkBlob(ctx context.Context, repoID int64, digest string) err
 // their bytes and then calls FinishBlobDeletion. Writers that touch a marked blob wait or fail,
 // so a marked blob is never resurrected half-way.
 func (s *Store) MarkUnreferencedBlobs(ctx context.Context, cutoff time.Time, limit int) ([]Blob, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`UPDATE blob SET deleting = TRUE
+	rows, err := s.query(ctx, `UPDATE blob SET deleting = TRUE
 		WHERE id IN (SELECT b.id FROM blob b WHERE NOT b.deleting AND b.touched_at < ?
 			AND NOT EXISTS (SELECT 1 FROM repo_blob rb WHERE rb.blob_id = b.id)
 			AND NOT EXISTS (SELECT 1 FROM manifest_blob mb WHERE mb.blob_id = b.id)
 			LIMIT ?)
 		AND NOT deleting AND touched_at < ?
-		RETURNING id, digest, size`), micros(cutoff), limit, micros(cutoff))
+		RETURNING id, digest, size`, micros(cutoff), limit, micros(cutoff))
 	if err != nil {
 		return nil, fmt.Errorf("mark unreferenced blobs: %w", err)
 	}
@@ -150,7 +150,7 @@ func (s *Store) MarkUnreferencedBlobs(ctx context.Context, cutoff time.Time, lim
 // BlobsBeingDeleted lists blobs marked for deletion, so that a collector can finish removals
 // that a crashed collector left.
 func (s *Store) BlobsBeingDeleted(ctx context.Context, limit int) ([]Blob, error) {
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT id, digest, size FROM blob WHERE deleting LIMIT ?"), limit)
+	rows, err := s.query(ctx, "SELECT id, digest, size FROM blob WHERE deleting LIMIT ?", limit)
 	if err != nil {
 		return nil, fmt.Errorf("list blobs being deleted: %w", err)
 	}
@@ -159,7 +159,7 @@ func (s *Store) BlobsBeingDeleted(ctx context.Context, limit int) ([]Blob, error
 
 // FinishBlobDeletion removes the row of a marked blob whose bytes are gone.
 func (s *Store) FinishBlobDeletion(ctx context.Context, blobID int64) error {
-	if _, err := s.db.ExecContext(ctx, s.q("DELETE FROM blob WHERE id = ? AND deleting"), blobID); err != nil {
+	if _, err := s.exec(ctx, "DELETE FROM blob WHERE id = ? AND deleting", blobID); err != nil {
 		return fmt.Errorf("finish blob deletion: %w", err)
 	}
 	return nil
@@ -168,7 +168,7 @@ func (s *Store) FinishBlobDeletion(ctx context.Context, blobID int64) error {
 // BlobByDigest returns a blob known to the registry, whatever repository holds it.
 func (s *Store) BlobByDigest(ctx context.Context, digest string) (Blob, error) {
 	var b Blob
-	err := s.db.QueryRowContext(ctx, s.q("SELECT id, digest, size FROM blob WHERE digest = ?"), digest).Scan(&b.ID, &b.Digest, &b.Size)
+	err := s.queryRow(ctx, "SELECT id, digest, size FROM blob WHERE digest = ?", digest).Scan(&b.ID, &b.Digest, &b.Size)
 	if err != nil {
 		return Blob{}, notFound(err, "blob "+digest)
 	}

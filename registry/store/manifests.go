@@ -142,8 +142,8 @@ func scanManifest(row interface{ Scan(...any) error }) (Manifest, error) {
 
 // ManifestByDigest returns a manifest of the repository.
 func (s *Store) ManifestByDigest(ctx context.Context, repoID int64, digest string) (Manifest, error) {
-	m, err := scanManifest(s.db.QueryRowContext(ctx, s.q("SELECT "+manifestColumns+
-		" FROM manifest m WHERE m.repository_id = ? AND m.digest = ? AND NOT m.hidden"), repoID, digest))
+	m, err := scanManifest(s.queryRow(ctx, "SELECT "+manifestColumns+
+		" FROM manifest m WHERE m.repository_id = ? AND m.digest = ? AND NOT m.hidden", repoID, digest))
 	if err != nil {
 		return Manifest{}, notFound(err, "manifest "+digest)
 	}
@@ -152,10 +152,31 @@ func (s *Store) ManifestByDigest(ctx context.Context, repoID int64, digest strin
 
 // ManifestByTag returns the manifest a tag points at.
 func (s *Store) ManifestByTag(ctx context.Context, repoID int64, tag string) (Manifest, error) {
-	m, err := scanManifest(s.db.QueryRowContext(ctx, s.q("SELECT "+manifestColumns+
-		" FROM tag t JOIN manifest m ON m.id = t.manifest_id WHERE t.repository_id = ? AND t.name = ? AND t.lifetime_end IS NULL"), repoID, tag))
+	m, err := scanManifest(s.queryRow(ctx, "SELECT "+manifestColumns+
+		" FROM tag t JOIN manifest m ON m.id = t.manifest_id WHERE t.repository_id = ? AND t.name = ? AND t.lifetime_end IS NULL", repoID, tag))
 	if err != nil {
 		return Manifest{}, notFound(err, "tag "+tag)
+	}
+	return m, nil
+}
+
+// ManifestByName returns the manifest that a tag or (when tag is "") a digest names in
+// NAMESPACE/REPOSITORY, in one query: the pull path. ErrNotFound does not say whether the
+// repository exists.
+func (s *Store) ManifestByName(ctx context.Context, namespace, repository, tag, digest string) (Manifest, error) {
+	var row *sql.Row
+	if tag != "" {
+		row = s.queryRow(ctx, "SELECT "+manifestColumns+` FROM namespace n JOIN repository r ON r.namespace_id = n.id
+			JOIN tag t ON t.repository_id = r.id JOIN manifest m ON m.id = t.manifest_id
+			WHERE n.name = ? AND r.name = ? AND t.name = ? AND t.lifetime_end IS NULL`, namespace, repository, tag)
+	} else {
+		row = s.queryRow(ctx, "SELECT "+manifestColumns+` FROM namespace n JOIN repository r ON r.namespace_id = n.id
+			JOIN manifest m ON m.repository_id = r.id WHERE n.name = ? AND r.name = ? AND m.digest = ? AND NOT m.hidden`,
+			namespace, repository, digest)
+	}
+	m, err := scanManifest(row)
+	if err != nil {
+		return Manifest{}, notFound(err, "manifest "+tag+digest)
 	}
 	return m, nil
 }
@@ -190,7 +211,7 @@ func (s *Store) Referrers(ctx context.Context, repoID int64, digest, artifactTyp
 		query += " AND m.artifact_type = ?"
 		args = append(args, artifactType)
 	}
-	rows, err := s.db.QueryContext(ctx, s.q(query+" ORDER BY m.id"), args...)
+	rows, err := s.query(ctx, query+" ORDER BY m.id", args...)
 	if err != nil {
 		return nil, fmt.Errorf("referrers of %s: %w", digest, err)
 	}

@@ -27,8 +27,8 @@ func scanUser(row interface{ Scan(...any) error }) (User, error) {
 // CreateUser adds a user and its namespace. It returns ErrExists when the name is taken.
 func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 	var id int64
-	err := s.db.QueryRowContext(ctx, s.q(`INSERT INTO namespace (name, kind, email, password_hash, superuser, enabled, created_at)
-		VALUES (?, 'user', ?, ?, ?, TRUE, ?) RETURNING id`), u.Name, u.Email, u.PasswordHash, u.Superuser, s.now()).Scan(&id)
+	err := s.queryRow(ctx, `INSERT INTO namespace (name, kind, email, password_hash, superuser, enabled, created_at)
+		VALUES (?, 'user', ?, ?, ?, TRUE, ?) RETURNING id`, u.Name, u.Email, u.PasswordHash, u.Superuser, s.now()).Scan(&id)
 	if isUniqueViolation(err) {
 		return User{}, fmt.Errorf("create user %s: %w", u.Name, ErrExists)
 	}
@@ -69,7 +69,7 @@ func (s *Store) CreateFirstUser(ctx context.Context, u User) (bool, error) {
 
 // UserByName looks a user up by name.
 func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
-	u, err := scanUser(s.db.QueryRowContext(ctx, s.q("SELECT "+userColumns+" FROM namespace WHERE name = ? AND kind = 'user'"), name))
+	u, err := scanUser(s.queryRow(ctx, "SELECT "+userColumns+" FROM namespace WHERE name = ? AND kind = 'user'", name))
 	if err != nil {
 		return User{}, notFound(err, "user "+name)
 	}
@@ -78,7 +78,7 @@ func (s *Store) UserByName(ctx context.Context, name string) (User, error) {
 
 // SetPassword replaces a user's password hash.
 func (s *Store) SetPassword(ctx context.Context, userID int64, hash string) error {
-	res, err := s.db.ExecContext(ctx, s.q("UPDATE namespace SET password_hash = ? WHERE id = ? AND kind = 'user'"), hash, userID)
+	res, err := s.exec(ctx, "UPDATE namespace SET password_hash = ? WHERE id = ? AND kind = 'user'", hash, userID)
 	if err != nil {
 		return fmt.Errorf("set password: %w", err)
 	}
@@ -100,7 +100,7 @@ func (s *Store) CountUsers(ctx context.Context) (int, error) {
 // NamespaceID returns the id of a namespace (user or organization) by name.
 func (s *Store) NamespaceID(ctx context.Context, name string) (int64, error) {
 	var id int64
-	if err := s.db.QueryRowContext(ctx, s.q("SELECT id FROM namespace WHERE name = ?"), name).Scan(&id); err != nil {
+	if err := s.queryRow(ctx, "SELECT id FROM namespace WHERE name = ?", name).Scan(&id); err != nil {
 		return 0, notFound(err, "namespace "+name)
 	}
 	return id, nil

@@ -30,7 +30,7 @@ func scanRepo(row interface{ Scan(...any) error }) (Repository, error) {
 
 // Repository looks up NAMESPACE/NAME.
 func (s *Store) Repository(ctx context.Context, namespace, name string) (Repository, error) {
-	r, err := scanRepo(s.db.QueryRowContext(ctx, s.q(repoSelect+" WHERE n.name = ? AND r.name = ?"), namespace, name))
+	r, err := scanRepo(s.queryRow(ctx, repoSelect+" WHERE n.name = ? AND r.name = ?", namespace, name))
 	if err != nil {
 		return Repository{}, notFound(err, "repository "+namespace+"/"+name)
 	}
@@ -47,8 +47,8 @@ func (s *Store) EnsureRepository(ctx context.Context, namespace, name string) (R
 	if err != nil {
 		return Repository{}, false, err
 	}
-	res, err := s.db.ExecContext(ctx, s.q(`INSERT INTO repository (namespace_id, name, visibility, created_at) VALUES (?, ?, 'private', ?)
-		ON CONFLICT (namespace_id, name) DO NOTHING`), nsID, name, s.now())
+	res, err := s.exec(ctx, `INSERT INTO repository (namespace_id, name, visibility, created_at) VALUES (?, ?, 'private', ?)
+		ON CONFLICT (namespace_id, name) DO NOTHING`, nsID, name, s.now())
 	if err != nil {
 		return Repository{}, false, fmt.Errorf("create repository %s/%s: %w", namespace, name, err)
 	}
@@ -63,7 +63,7 @@ func (s *Store) SetVisibility(ctx context.Context, repoID int64, public bool) er
 	if public {
 		v = "public"
 	}
-	res, err := s.db.ExecContext(ctx, s.q("UPDATE repository SET visibility = ? WHERE id = ?"), v, repoID)
+	res, err := s.exec(ctx, "UPDATE repository SET visibility = ? WHERE id = ?", v, repoID)
 	if err != nil {
 		return fmt.Errorf("set visibility: %w", err)
 	}
@@ -119,7 +119,7 @@ func (s *Store) Catalog(ctx context.Context, v Viewer, last string, n int) ([]st
 	}
 	query += " LIMIT ?"
 	args = append(args, n)
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}

@@ -44,8 +44,8 @@ func (s *Store) moveTag(ctx context.Context, tx *sql.Tx, repoID int64, tag strin
 
 // Tags lists the active tag names of a repository in lexical order, after last, at most n.
 func (s *Store) Tags(ctx context.Context, repoID int64, last string, n int) ([]string, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT name FROM tag WHERE repository_id = ? AND lifetime_end IS NULL AND name > ?
-		ORDER BY name LIMIT ?`), repoID, last, n)
+	rows, err := s.query(ctx, `SELECT name FROM tag WHERE repository_id = ? AND lifetime_end IS NULL AND name > ?
+		ORDER BY name LIMIT ?`, repoID, last, n)
 	if err != nil {
 		return nil, fmt.Errorf("list tags: %w", err)
 	}
@@ -91,7 +91,7 @@ func (s *Store) TagHistory(ctx context.Context, repoID int64, name string, n int
 	}
 	query += " ORDER BY t.lifetime_start DESC, t.id DESC LIMIT ?"
 	args = append(args, n)
-	rows, err := s.db.QueryContext(ctx, s.q(query), args...)
+	rows, err := s.query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("tag history: %w", err)
 	}

@@ -29,7 +29,7 @@ func (s *Store) CreateUpload(ctx context.Context, repoID int64) (Upload, error) 
 	}
 	now := s.now()
 	u := Upload{ID: hex.EncodeToString(raw[:]), RepositoryID: repoID, CreatedAt: time.UnixMicro(now), UpdatedAt: time.UnixMicro(now)}
-	if _, err := s.db.ExecContext(ctx, s.q(`INSERT INTO upload (id, repository_id, size, created_at, updated_at) VALUES (?, ?, 0, ?, ?)`),
+	if _, err := s.exec(ctx, `INSERT INTO upload (id, repository_id, size, created_at, updated_at) VALUES (?, ?, 0, ?, ?)`,
 		u.ID, repoID, now, now); err != nil {
 		return Upload{}, fmt.Errorf("create upload: %w", err)
 	}
@@ -40,8 +40,8 @@ func (s *Store) CreateUpload(ctx context.Context, repoID int64) (Upload, error) 
 func (s *Store) Upload(ctx context.Context, repoID int64, id string) (Upload, error) {
 	var u Upload
 	var created, updated int64
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, repository_id, size, hash_state, created_at, updated_at FROM upload
-		WHERE id = ? AND repository_id = ?`), id, repoID).Scan(&u.ID, &u.RepositoryID, &u.Size, &u.HashState, &created, &updated)
+	err := s.queryRow(ctx, `SELECT id, repository_id, size, hash_state, created_at, updated_at FROM upload
+		WHERE id = ? AND repository_id = ?`, id, repoID).Scan(&u.ID, &u.RepositoryID, &u.Size, &u.HashState, &created, &updated)
 	if err != nil {
 		return Upload{}, notFound(err, "upload "+id)
 	}
@@ -52,7 +52,7 @@ func (s *Store) Upload(ctx context.Context, repoID int64, id string) (Upload, er
 // AdvanceUpload records that an upload grew from size from to size to. It returns ErrConflict
 // when the upload is no longer at from (a concurrent request moved it).
 func (s *Store) AdvanceUpload(ctx context.Context, id string, from, to int64, hashState []byte) error {
-	res, err := s.db.ExecContext(ctx, s.q("UPDATE upload SET size = ?, hash_state = ?, updated_at = ? WHERE id = ? AND size = ?"),
+	res, err := s.exec(ctx, "UPDATE upload SET size = ?, hash_state = ?, updated_at = ? WHERE id = ? AND size = ?",
 		to, hashState, s.now(), id, from)
 	if err != nil {
 		return fmt.Errorf("advance upload %s: %w", id, err)
@@ -65,7 +65,7 @@ func (s *Store) AdvanceUpload(ctx context.Context, id string, from, to int64, ha
 
 // DeleteUpload removes an upload session.
 func (s *Store) DeleteUpload(ctx context.Context, id string) error {
-	res, err := s.db.ExecContext(ctx, s.q("DELETE FROM upload WHERE id = ?"), id)
+	res, err := s.exec(ctx, "DELETE FROM upload WHERE id = ?", id)
 	if err != nil {
 		return fmt.Errorf("delete upload %s: %w", id, err)
 	}
@@ -77,7 +77,7 @@ func (s *Store) DeleteUpload(ctx context.Context, id string) error {
 
 // StaleUploads lists upload sessions idle since before, at most n.
 func (s *Store) StaleUploads(ctx context.Context, before time.Time, n int) ([]Upload, error) {
-	rows, err := s.db.QueryContext(ctx, s.q("SELECT id, repository_id, size FROM upload WHERE updated_at < ? LIMIT ?"), micros(before), n)
+	rows, err := s.query(ctx, "SELECT id, repository_id, size FROM upload WHERE updated_at < ? LIMIT ?", micros(before), n)
 	if err != nil {
 		return nil, fmt.Errorf("stale uploads: %w", err)
 	}
