@@ -13,6 +13,22 @@ import (
 // ErrTooLarge is returned when the source has more bytes than the limit allows.
 var ErrTooLarge = errors.New("content is larger than allowed")
 
+// ErrTruncated is returned when the source ends before its announced length (an HTTP body
+// whose client went away reports io.ErrUnexpectedEOF).
+var ErrTruncated = errors.New("content ended before its announced length")
+
+// strict keeps a source's own io.ErrUnexpectedEOF apart from the one io.ReadFull returns for
+// a short last chunk, which is a normal end.
+type strict struct{ r io.Reader }
+
+func (s strict) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	if err == io.ErrUnexpectedEOF {
+		err = ErrTruncated
+	}
+	return n, err
+}
+
 const (
 	chunkSize = 1 << 20
 	chunks    = 6
@@ -27,7 +43,7 @@ func Copy(dst io.Writer, h hash.Hash, src io.Reader, limit int64) (int64, error)
 	if h == nil {
 		h = discard{}
 	}
-	src = &io.LimitedReader{R: src, N: limit + 1}
+	src = &io.LimitedReader{R: strict{src}, N: limit + 1}
 	buf := pool.Get().(*[]byte)
 	n, err := io.ReadFull(src, *buf)
 	if err == io.EOF || err == io.ErrUnexpectedEOF {

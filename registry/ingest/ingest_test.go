@@ -80,6 +80,19 @@ func TestCopyErrors(t *testing.T) {
 	}
 }
 
+func TestCopyTruncated(t *testing.T) {
+	for _, size := range []int{100, 5 * chunkSize} {
+		src := io.MultiReader(bytes.NewReader(make([]byte, size)), truncated{})
+		if _, err := Copy(io.Discard, sha256.New(), src, 1<<40); !errors.Is(err, ErrTruncated) {
+			t.Fatalf("size %d: a body cut short gave %v, want ErrTruncated", size, err)
+		}
+	}
+}
+
+type truncated struct{}
+
+func (truncated) Read([]byte) (int, error) { return 0, io.ErrUnexpectedEOF }
+
 func BenchmarkCopy(b *testing.B) {
 	data := make([]byte, 256<<20)
 	b.SetBytes(int64(len(data)))

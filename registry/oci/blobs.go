@@ -91,7 +91,10 @@ func parseRange(header string, size int64) (start, length int64, partial bool, e
 		return 0, size, false, nil
 	}
 	spec, ok := strings.CutPrefix(header, "bytes=")
-	if !ok || strings.Contains(spec, ",") {
+	if !ok {
+		return 0, size, false, nil // a range in another unit is ignored (RFC 9110, 14.2)
+	}
+	if strings.Contains(spec, ",") {
 		return 0, 0, false, fmt.Errorf("unsupported range %q: use a single bytes=START-END range", header)
 	}
 	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")

@@ -78,6 +78,9 @@ func ParseManifest(contentType string, content []byte) (ParsedManifest, error) {
 	if !json.Valid(content) {
 		return ParsedManifest{}, fmt.Errorf("manifest is not valid JSON")
 	}
+	if err := checkKeys(json.NewDecoder(bytes.NewReader(content))); err != nil {
+		return ParsedManifest{}, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(content))
 	if err := dec.Decode(&raw); err != nil {
 		return ParsedManifest{}, fmt.Errorf("manifest does not have the fields of an image manifest or index: %v", err)
@@ -152,6 +155,56 @@ func ParseManifest(contentType string, content []byte) (ParsedManifest, error) {
 		p.Blobs = appendUnique(p.Blobs, d.Digest)
 	}
 	return p, nil
+}
+
+// fieldNames are the manifest and descriptor fields the registry reads. encoding/json matches
+// them case-insensitively and lets a repeated key win, so a manifest could show strict
+// clients one list of layers and the registry another; checkKeys refuses such manifests.
+var fieldNames = map[string]bool{"schemaversion": true, "mediatype": true, "artifacttype": true, "config": true,
+	"layers": true, "manifests": true, "subject": true, "annotations": true, "digest": true, "size": true,
+	"urls": true, "data": true, "platform": true}
+
+// checkKeys reads one JSON value and refuses objects that repeat a key, or that spell a field
+// the registry reads in two ways.
+func checkKeys(dec *json.Decoder) error {
+	tok, err := dec.Token()
+	if err != nil {
+		return fmt.Errorf("manifest is not valid JSON: %v", err)
+	}
+	switch tok {
+	case json.Delim('{'):
+		seen := map[string]bool{}
+		for dec.More() {
+			kt, err := dec.Token()
+			if err != nil {
+				return fmt.Errorf("manifest is not valid JSON: %v", err)
+			}
+			key := kt.(string)
+			folded := strings.ToLower(key)
+			if seen[key] || (fieldNames[folded] && seen["\x00"+folded]) {
+				return fmt.Errorf("manifest repeats the key %q", key)
+			}
+			seen[key] = true
+			if fieldNames[folded] {
+				seen["\x00"+folded] = true
+			}
+			if err := checkKeys(dec); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token()
+	case json.Delim('['):
+		for dec.More() {
+			if err := checkKeys(dec); err != nil {
+				return err
+			}
+		}
+		_, err = dec.Token()
+	}
+	if err != nil {
+		return fmt.Errorf("manifest is not valid JSON: %v", err)
+	}
+	return nil
 }
 
 func supported(mt string) bool {

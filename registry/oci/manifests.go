@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 
@@ -19,9 +20,9 @@ func (h *Handler) getManifest(req *request, ref string) error {
 	if err := h.authorize(req, auth.ActionPull); err != nil {
 		return err
 	}
-	reference, err := ParseReference(ref)
+	reference, err := parseManifestReference(ref)
 	if err != nil {
-		return ErrManifestInvalid.WithMessage("%v", err)
+		return err
 	}
 	m, err := h.store.ManifestByName(req.ctx, req.name.Namespace, req.name.Name, reference.Tag, reference.Digest.String())
 	if errors.Is(err, store.ErrNotFound) {
@@ -50,12 +51,9 @@ func (h *Handler) putManifest(req *request, ref string) error {
 	if err := h.authorize(req, auth.ActionPull, auth.ActionPush); err != nil {
 		return err
 	}
-	reference, err := ParseReference(ref)
+	reference, err := parseManifestReference(ref)
 	if err != nil {
-		if reference.Tag == "" && len(ref) > 0 && containsColon(ref) {
-			return ErrDigestInvalid.WithMessage("%v", err)
-		}
-		return ErrManifestInvalid.WithMessage("%v", err)
+		return err
 	}
 	tags := []string{}
 	if reference.Tag != "" {
@@ -122,13 +120,17 @@ func (h *Handler) putManifest(req *request, ref string) error {
 	return nil
 }
 
-func containsColon(s string) bool {
-	for i := range s {
-		if s[i] == ':' {
-			return true
-		}
+// parseManifestReference reads a manifest reference: a bad digest is DIGEST_INVALID, a bad
+// tag MANIFEST_INVALID.
+func parseManifestReference(ref string) (Reference, error) {
+	reference, err := ParseReference(ref)
+	if err == nil {
+		return reference, nil
 	}
-	return false
+	if strings.Contains(ref, ":") {
+		return Reference{}, ErrDigestInvalid.WithMessage("%v", err)
+	}
+	return Reference{}, ErrManifestInvalid.WithMessage("%v", err)
 }
 
 // deleteManifest deletes a manifest (by digest) or a tag (by name).
@@ -136,9 +138,9 @@ func (h *Handler) deleteManifest(req *request, ref string) error {
 	if err := h.authorize(req, auth.ActionDelete); err != nil {
 		return err
 	}
-	reference, err := ParseReference(ref)
+	reference, err := parseManifestReference(ref)
 	if err != nil {
-		return ErrManifestInvalid.WithMessage("%v", err)
+		return err
 	}
 	if h.opts.ReadOnly {
 		return ErrUnsupported.WithMessage("the registry is in read-only mode")

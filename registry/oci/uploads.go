@@ -1,6 +1,7 @@
 package oci
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/opencontainers/go-digest"
 
@@ -185,7 +187,7 @@ func (h *Handler) patchUpload(req *request, id string) error {
 	if err != nil {
 		return err
 	}
-	up, _, err = h.receive(req, up, false, "")
+	up, _, err = h.receive(req, up, "")
 	if err != nil {
 		return err
 	}
@@ -240,10 +242,10 @@ func (h *Handler) discardUpload(req *request, id string) error {
 }
 
 // receive writes the request body to the upload at its current size and records the new
-// size. With commit set the staged bytes become the upload's committed object. It returns the
-// digest of all the upload's bytes when a running hash covers them (sha256 from the start, or
-// want's algorithm for a single-request upload), else "".
-func (h *Handler) receive(req *request, up store.Upload, commit bool, want digest.Algorithm) (store.Upload, digest.Digest, error) {
+// size; the bytes stay staged. It returns the digest of all the upload's bytes when a running
+// hash covers them (sha256 from the start, or want's algorithm for a single-request upload),
+// else "". A request without a body touches no storage.
+func (h *Handler) receive(req *request, up store.Upload, want digest.Algorithm) (store.Upload, digest.Digest, error) {
 	if err := checkContentRange(req.r, up.Size); err != nil {
 		return up, "", err
 	}
@@ -261,15 +263,27 @@ func (h *Handler) receive(req *request, up store.Upload, commit bool, want diges
 			hs = nil
 		}
 	}
+	sum := func() digest.Digest {
+		if hs == nil {
+			return ""
+		}
+		return digest.NewDigest(alg, hs)
+	}
+	if req.r.ContentLength == 0 {
+		return up, sum(), nil
+	}
 	w, err := h.storage.Writer(req.ctx, storage.UploadPath(up.ID), up.Size)
 	if err != nil {
+		if errors.Is(err, storage.ErrInvalidOffset) {
+			return up, "", ErrBlobUploadInvalid.WithMessage("upload %s has no staged bytes to continue (it was finished or lost); start a new upload", up.ID)
+		}
 		return up, "", ErrInternal.Wrap(err)
 	}
 	var hashArg hash.Hash
 	if hs != nil {
 		hashArg = hs
 	}
-	n, err := ingest.Copy(w, hashArg, req.r.Body, h.opts.MaxLayerSize-up.Size)
+	n, err := ingest.Copy(w, hashArg, idleTimeout(req), h.opts.MaxLayerSize-up.Size)
 	if err != nil {
 		w.Close()
 		if errors.Is(err, ingest.ErrTooLarge) {
@@ -285,23 +299,15 @@ func (h *Handler) receive(req *request, up store.Upload, commit bool, want diges
 			return up, "", ErrSizeInvalid.WithMessage("Content-Range %s announces %d bytes, the body had %d", cr, end-start+1, n)
 		}
 	}
-	if commit {
-		err = w.Commit(req.ctx)
-	} else {
-		err = w.Close()
-	}
-	if err != nil {
+	if err := w.Close(); err != nil {
 		return up, "", ErrInternal.Wrap(err)
 	}
 	var state []byte
-	var sum digest.Digest
-	if hs != nil {
-		sum = digest.NewDigest(alg, hs)
-		if alg == digest.SHA256 {
-			state, _ = hs.(encoding.BinaryMarshaler).MarshalBinary()
-		}
+	if hs != nil && alg == digest.SHA256 {
+		state, _ = hs.(encoding.BinaryMarshaler).MarshalBinary()
 	}
-	if err := h.store.AdvanceUpload(req.ctx, up.ID, up.Size, up.Size+n, state); err != nil {
+	// The request may have been cancelled by now; the bytes are staged, so record them.
+	if err := h.store.AdvanceUpload(context.WithoutCancel(req.ctx), up.ID, up.Size, up.Size+n, state); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return up, "", ErrBlobUploadInvalid.WithMessage("upload %s changed during this request", up.ID)
 		}
@@ -309,7 +315,26 @@ func (h *Handler) receive(req *request, up store.Upload, commit bool, want diges
 	}
 	up.Size += n
 	up.HashState = state
-	return up, sum, nil
+	return up, sum(), nil
+}
+
+// bodyIdleTimeout is how long an upload may wait for the client's next bytes.
+const bodyIdleTimeout = 2 * time.Minute
+
+// idleTimeout returns the request body with a read deadline that moves with every read, so a
+// client that stalls mid-body frees its upload instead of holding it.
+func idleTimeout(req *request) io.Reader {
+	return &idleReader{r: req.r.Body, rc: http.NewResponseController(req.w)}
+}
+
+type idleReader struct {
+	r  io.Reader
+	rc *http.ResponseController
+}
+
+func (i *idleReader) Read(p []byte) (int, error) {
+	i.rc.SetReadDeadline(time.Now().Add(bodyIdleTimeout))
+	return i.r.Read(p)
 }
 
 // checkContentRange enforces in-order chunks: a Content-Range must start where the upload ends.
@@ -346,15 +371,20 @@ func parseContentRange(v string) (int64, int64, error) {
 
 // complete receives the last bytes of an upload, verifies the digest, moves the bytes to the
 // blob's place and links the blob into the repository. Nothing is visible before the end; a
-// wrong digest discards the upload.
+// wrong digest discards the upload. Each step can be repeated: a client that retries the
+// final PUT after a failure (or a crash of the server) finishes the same upload.
 func (h *Handler) complete(req *request, repo store.Repository, up store.Upload, dg digest.Digest) error {
-	up, got, err := h.receive(req, up, true, dg.Algorithm())
+	up, got, err := h.receive(req, up, dg.Algorithm())
+	if err != nil {
+		return err
+	}
+	src, dst := storage.UploadPath(up.ID), storage.BlobPath(dg.String())
+	where, err := h.commitStaged(req, up, dst)
 	if err != nil {
 		return err
 	}
 	if got.Algorithm() != dg.Algorithm() {
-		got, err = h.digestOf(req, storage.UploadPath(up.ID), dg.Algorithm())
-		if err != nil {
+		if got, err = h.digestOf(req, where, dg.Algorithm()); err != nil {
 			return ErrInternal.Wrap(err)
 		}
 	}
@@ -371,13 +401,14 @@ func (h *Handler) complete(req *request, repo store.Repository, up store.Upload,
 		}
 		return ErrInternal.Wrap(err)
 	}
-	dst := storage.BlobPath(dg.String())
-	if info, err := h.storage.Stat(req.ctx, dst); err == nil && info.Size == up.Size {
-		if err := h.storage.Delete(req.ctx, storage.UploadPath(up.ID)); err != nil && !errors.Is(err, storage.ErrNotFound) {
-			h.log.WarnContext(req.ctx, "remove duplicate upload", "err", err)
+	if where == src {
+		if info, err := h.storage.Stat(req.ctx, dst); err == nil && info.Size == up.Size {
+			if err := h.storage.Delete(req.ctx, src); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				h.log.WarnContext(req.ctx, "remove duplicate upload", "err", err)
+			}
+		} else if err := h.storage.Move(req.ctx, src, dst); err != nil {
+			return ErrInternal.Wrap(err)
 		}
-	} else if err := h.storage.Move(req.ctx, storage.UploadPath(up.ID), dst); err != nil {
-		return ErrInternal.Wrap(err)
 	}
 	if err := h.store.LinkBlob(req.ctx, repo.ID, blob.ID); err != nil {
 		return ErrInternal.Wrap(err)
@@ -387,6 +418,32 @@ func (h *Handler) complete(req *request, repo store.Repository, up store.Upload,
 	}
 	h.blobCreated(req, dg.String())
 	return nil
+}
+
+// commitStaged makes an upload's staged bytes its committed object and returns the path that
+// holds them. When an earlier attempt already committed them, that object is used; when it
+// already moved them to the blob's place (dst), dst is.
+func (h *Handler) commitStaged(req *request, up store.Upload, dst string) (string, error) {
+	src := storage.UploadPath(up.ID)
+	w, err := h.storage.Writer(req.ctx, src, up.Size)
+	if err == nil {
+		if err := w.Commit(req.ctx); err != nil {
+			return "", ErrInternal.Wrap(err)
+		}
+		return src, nil
+	}
+	if !errors.Is(err, storage.ErrInvalidOffset) {
+		return "", ErrInternal.Wrap(err)
+	}
+	for _, p := range []string{src, dst} {
+		if info, err := h.storage.Stat(req.ctx, p); err == nil && info.Size == up.Size {
+			return p, nil
+		}
+	}
+	if err := h.discardUpload(req, up.ID); err != nil {
+		h.log.ErrorContext(req.ctx, "discard upload without bytes", "err", err)
+	}
+	return "", ErrBlobUploadInvalid.WithMessage("the bytes of upload %s are lost; start a new upload", up.ID)
 }
 
 // digestOf hashes a committed object.

@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -65,6 +67,21 @@ func withRequestLog(next http.Handler, log *slog.Logger) http.Handler {
 		ctx := context.WithValue(r.Context(), ctxKey{}, id)
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				log.ErrorContext(ctx, "request handler panicked", "method", r.Method, "path", r.URL.Path, "panic", fmt.Sprint(p),
+					"stack", string(debug.Stack()))
+				if !rec.wrote {
+					body := `{"errors":[{"code":"UNKNOWN","message":"internal server error"}]}`
+					w.Header().Set("Content-Type", "application/json")
+					w.WriteHeader(http.StatusInternalServerError)
+					io.WriteString(w, body)
+				}
+			}
+		}()
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		level := slog.LevelInfo
 		if (r.Method == http.MethodGet || r.Method == http.MethodHead) && rec.status < 400 {
@@ -84,20 +101,24 @@ type recorder struct {
 	http.ResponseWriter
 	status int
 	bytes  int64
+	wrote  bool
 }
 
 func (r *recorder) WriteHeader(code int) {
 	r.status = code
+	r.wrote = true
 	r.ResponseWriter.WriteHeader(code)
 }
 
 func (r *recorder) Write(b []byte) (int, error) {
+	r.wrote = true
 	n, err := r.ResponseWriter.Write(b)
 	r.bytes += int64(n)
 	return n, err
 }
 
 func (r *recorder) ReadFrom(src io.Reader) (int64, error) {
+	r.wrote = true
 	n, err := r.ResponseWriter.(io.ReaderFrom).ReadFrom(src)
 	r.bytes += n
 	return n, err

@@ -200,7 +200,7 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, drain time.Duration) 
 		Handler:           s.handler,
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	workers, stopWorkers := context.WithCancel(context.Background())
 	var wg sync.WaitGroup

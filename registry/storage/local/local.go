@@ -122,11 +122,14 @@ func (d *Driver) Writer(_ context.Context, p string, offset int64) (storage.File
 	if err := os.MkdirAll(filepath.Dir(staged), 0o750); err != nil {
 		return nil, fmt.Errorf("local storage: %w", err)
 	}
-	flags := os.O_WRONLY | os.O_CREATE
+	flags := os.O_WRONLY
 	if offset == 0 {
-		flags |= os.O_TRUNC
+		flags |= os.O_CREATE | os.O_TRUNC
 	}
 	f, err := os.OpenFile(staged, flags, 0o640)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: nothing staged for %s", storage.ErrInvalidOffset, p)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("local storage: open staged %s: %w", p, err)
 	}

@@ -206,10 +206,24 @@ func testResumeBeyondStaged(t *testing.T, d storage.Driver) {
 	}
 	w.Write([]byte("abc"))
 	w.Close()
-	if w, err := d.Writer(ctx(t), "uploads/short", 100); err == nil {
-		w.Cancel(ctx(t))
-		t.Fatal("Writer at an offset beyond the staged content succeeded")
+	if w, err := d.Writer(ctx(t), "uploads/short", 100); !errors.Is(err, storage.ErrInvalidOffset) {
+		if err == nil {
+			w.Cancel(ctx(t))
+		}
+		t.Fatalf("Writer at an offset beyond the staged content: %v, want ErrInvalidOffset", err)
 	}
+	if w, err := d.Writer(ctx(t), "uploads/never", 10); !errors.Is(err, storage.ErrInvalidOffset) {
+		if err == nil {
+			w.Cancel(ctx(t))
+		}
+		t.Fatalf("Writer resuming content never staged: %v, want ErrInvalidOffset", err)
+	}
+	// The failed resume left nothing behind: a fresh write starts empty.
+	w, err = d.Writer(ctx(t), "uploads/never", 0)
+	if err != nil || w.Size() != 0 {
+		t.Fatalf("fresh Writer after a failed resume: size %v, %v", w, err)
+	}
+	w.Cancel(ctx(t))
 }
 
 func testCancel(t *testing.T, d storage.Driver) {
