@@ -152,7 +152,7 @@ func (d *Driver) Writer(_ context.Context, p string, offset int64) (storage.File
 			return nil, fmt.Errorf("local storage: seek %s: %w", p, err)
 		}
 	}
-	return &writer{d: d, path: p, staged: staged, f: f, size: offset, flushed: offset}, nil
+	return &writer{d: d, path: p, staged: staged, f: f, size: offset, flushed: offset, waited: offset}, nil
 }
 
 // Move implements storage.Driver with a rename, which is atomic on one filesystem.
@@ -280,8 +280,9 @@ type writer struct {
 	staged string
 	f      *os.File
 	size   int64
-	// flushed is the offset up to which writeback has been started.
-	flushed int64
+	// flushed is the offset up to which writeback has been started, waited the offset up to
+	// which it has finished.
+	flushed, waited int64
 	done    bool
 }
 
@@ -292,8 +293,16 @@ func (w *writer) Write(b []byte) (int, error) {
 	n, err := w.f.Write(b)
 	w.size += int64(n)
 	if w.size-w.flushed >= writebackChunk {
-		// Start writeback of what has arrived; failure only means the final fsync does it.
-		unix.SyncFileRange(int(w.f.Fd()), w.flushed, w.size-w.flushed, unix.SYNC_FILE_RANGE_WRITE)
+		// Start writeback of what has arrived and wait for the chunk before it, so the disk
+		// works while bytes arrive and the final fsync only waits for the tail. A failure
+		// here only means the final fsync does the work.
+		fd := int(w.f.Fd())
+		unix.SyncFileRange(fd, w.flushed, w.size-w.flushed, unix.SYNC_FILE_RANGE_WRITE)
+		if w.flushed > w.waited {
+			unix.SyncFileRange(fd, w.waited, w.flushed-w.waited,
+				unix.SYNC_FILE_RANGE_WAIT_BEFORE|unix.SYNC_FILE_RANGE_WRITE|unix.SYNC_FILE_RANGE_WAIT_AFTER)
+			w.waited = w.flushed
+		}
 		w.flushed = w.size
 	}
 	return n, err
