@@ -271,6 +271,24 @@ func run(args []string, out io.Writer) (err error) {
 		return err
 	}
 
+	say("measuring durable disk writes (write %s + fsync, 3 samples)... ", sizeString(o.size))
+	var disk []float64
+	for range 3 {
+		quiet(ctx)
+		if o.warmCache {
+			if err := warmPageCache(work, o.size, buf); err != nil {
+				return err
+			}
+		}
+		speed, err := diskSpeed(work, buf)
+		if err != nil {
+			return err
+		}
+		disk = append(disk, speed/(1<<20))
+	}
+	res.DiskMiBps = median(disk)
+	say("%.0f MiB/s (samples %s)\n", res.DiskMiBps, joinFloats(disk, "%.0f"))
+
 	say("starting wharf... ")
 	wdir := filepath.Join(work, "wharf")
 	wp, wc, err := startWharf(ctx, o.wharf, wdir)

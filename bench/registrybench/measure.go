@@ -357,6 +357,25 @@ func warmPageCache(dir string, n int64, data []byte) error {
 	return nil
 }
 
+// diskSpeed measures durable writes to dir: data written to a new file and fsynced, in bytes
+// per second. Registries that fsync pushed blobs (both do) cannot push faster than this.
+func diskSpeed(dir string, data []byte) (float64, error) {
+	f, err := os.CreateTemp(dir, "registrybench-disk-")
+	if err != nil {
+		return 0, fmt.Errorf("disk speed: %w", err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	start := time.Now()
+	if _, err := f.Write(data); err != nil {
+		return 0, fmt.Errorf("disk speed: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return 0, fmt.Errorf("disk speed: %w", err)
+	}
+	return float64(len(data)) / time.Since(start).Seconds(), nil
+}
+
 // quietness is the largest share of the machine's CPUs that other work may use for the
 // machine to count as quiet before a measurement.
 const quietness = 0.15

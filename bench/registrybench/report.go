@@ -18,6 +18,9 @@ type results struct {
 		SamplesMiBps []float64 `json:"samples_mib_per_s"`
 		BestMiBps    float64   `json:"best_mib_per_s"`
 	} `json:"sha256_single_core"`
+	// DiskMiBps is the speed of a durable write (write, then fsync) of the blob's size to the
+	// work directory: the ceiling of a push by a registry that makes pushed blobs durable.
+	DiskMiBps float64 `json:"disk_durable_write_mib_per_s"`
 	Wharf        *registryResult `json:"wharf"`
 	Distribution *registryResult `json:"distribution"`
 	Ratios       struct {
@@ -285,6 +288,9 @@ func (r *results) printSummary(w io.Writer) {
 	fmt.Fprintf(&b, "settings      %s blob, %d interleaved runs each (median), manifest GET %d clients x %.0fs after %.0fs warm-up\n",
 		sizeString(s.SizeBytes), s.Runs, s.Clients, s.DurationSecs, s.WarmupSecs)
 	fmt.Fprintf(&b, "sha256        %.0f MiB/s on one core\n", r.SHA256.BestMiBps)
+	if r.DiskMiBps > 0 {
+		fmt.Fprintf(&b, "disk          %.0f MiB/s durable write (write + fsync, median of 3): the ceiling of a durable push\n", r.DiskMiBps)
+	}
 	fmt.Fprintf(&b, "push          wharf %.0f MiB/s, distribution %.0f MiB/s: %.2fx (target >= %.1fx: %s)\n",
 		r.Wharf.PushMedianMiBps, r.Distribution.PushMedianMiBps, t[0].Value, t[0].Goal, verdict(t[0]))
 	fmt.Fprintf(&b, "pull          wharf %.0f MiB/s, distribution %.0f MiB/s: %.2fx (target >= %.1fx: %s)\n",
@@ -293,6 +299,10 @@ func (r *results) printSummary(w io.Writer) {
 		r.Wharf.ManifestRPS, r.Distribution.ManifestRPS, t[2].Value, t[2].Goal, verdict(t[2]))
 	fmt.Fprintf(&b, "push/sha256   wharf %.1f%% (target >= %.0f%%: %s), distribution %.1f%%\n",
 		100*r.Wharf.PushOfSHA256, 100*t[3].Goal, verdict(t[3]), 100*r.Distribution.PushOfSHA256)
+	if r.DiskMiBps > 0 {
+		fmt.Fprintf(&b, "push/disk     wharf %.0f%%, distribution %.0f%% of the durable write speed\n",
+			100*r.Wharf.PushMedianMiBps/r.DiskMiBps, 100*r.Distribution.PushMedianMiBps/r.DiskMiBps)
+	}
 	fmt.Fprintf(&b, "server CPU    push %.2f vs %.2f s/GiB, pull %.2f vs %.2f s/GiB, manifest GET %.0f vs %.0f us/request (wharf vs distribution)\n",
 		r.Wharf.PushCPUPerGiB, r.Distribution.PushCPUPerGiB, r.Wharf.PullCPUPerGiB, r.Distribution.PullCPUPerGiB,
 		r.Wharf.ManifestCPUPerReqU, r.Distribution.ManifestCPUPerReqU)
