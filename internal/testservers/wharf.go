@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -223,4 +224,32 @@ DISTRIBUTED_STORAGE_CONFIG:
 DISTRIBUTED_STORAGE_PREFERENCE: [s3]
 FEATURE_PROXY_STORAGE: %t
 `, db, bucket, s3.AccessKey, s3.SecretKey, s3.Region, s3.Endpoint, proxy)
+}
+
+// PostgresRadosGWConfig is PostgresS3Config with the bucket named through Quay's
+// RadosGWStorage driver (hostname, port, is_secure), as Ceph and other S3-compatible stores
+// are configured.
+func PostgresRadosGWConfig(t testing.TB, proxy bool) string {
+	t.Helper()
+	db := Postgres(t).NewDatabase(t)
+	s3 := MinIO(t)
+	bucket := s3.NewBucket(t)
+	u, err := url.Parse(s3.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf(`DB_URI: %s
+DISTRIBUTED_STORAGE_CONFIG:
+  ceph:
+    - RadosGWStorage
+    - hostname: %s
+      port: %s
+      is_secure: false
+      access_key: %s
+      secret_key: %s
+      bucket_name: %s
+      storage_path: /radosgw/registry
+DISTRIBUTED_STORAGE_PREFERENCE: [ceph]
+FEATURE_PROXY_STORAGE: %t
+`, db, u.Hostname(), u.Port(), s3.AccessKey, s3.SecretKey, bucket, proxy)
 }

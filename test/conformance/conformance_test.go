@@ -29,6 +29,7 @@ func TestConformance(t *testing.T) {
 		{"sqlite-disk", func(*testing.T) string { return "" }, true},
 		{"postgres-s3-proxy", func(t *testing.T) string { return testservers.PostgresS3Config(t, true) }, true},
 		{"postgres-s3-redirect", func(t *testing.T) string { return testservers.PostgresS3Config(t, false) }, false},
+		{"postgres-radosgw-proxy", func(t *testing.T) string { return testservers.PostgresRadosGWConfig(t, true) }, true},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
