@@ -20,7 +20,7 @@ type results struct {
 	} `json:"sha256_single_core"`
 	// DiskMiBps is the speed of a durable write (write, then fsync) of the blob's size to the
 	// work directory: the ceiling of a push by a registry that makes pushed blobs durable.
-	DiskMiBps float64 `json:"disk_durable_write_mib_per_s"`
+	DiskMiBps    float64         `json:"disk_durable_write_mib_per_s"`
 	Wharf        *registryResult `json:"wharf"`
 	Distribution *registryResult `json:"distribution"`
 	Ratios       struct {

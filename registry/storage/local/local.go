@@ -283,7 +283,7 @@ type writer struct {
 	// flushed is the offset up to which writeback has been started, waited the offset up to
 	// which it has finished.
 	flushed, waited int64
-	done    bool
+	done            bool
 }
 
 func (w *writer) Write(b []byte) (int, error) {
