@@ -22,8 +22,7 @@ run: build ## start Wharf on its embedded default (SQLite and local disk in ./wh
 deps: ## install what the tests need (Debian packages, MinIO, crane, oras, regctl, conformance suite)
 	./scripts/deps.sh
 
-test: deps ## run every test: unit, backends (PostgreSQL, MinIO), conformance, real clients
-	$(GO) vet ./...
+test: deps lint ## run every test: unit, backends (PostgreSQL, MinIO), conformance, real clients
 	$(GO) test -count=1 -timeout 25m ./...
 
 test-short: ## run the tests that need no external tools
