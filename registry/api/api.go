@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -93,17 +92,11 @@ func (a *API) repo(r *http.Request, ns, name, action string) (auth.Identity, sto
 		return auth.Identity{}, store.Repository{}, fail(http.StatusUnauthorized, "unauthorized", "invalid credentials")
 	}
 	id := creds.Identity
-	var have []string
-	if creds.Token != nil {
-		for _, act := range []string{auth.ActionPull, auth.ActionPush, auth.ActionDelete} {
-			if creds.Token.Allows("repository", ns+"/"+name, act) {
-				have = append(have, act)
-			}
-		}
-	} else if have, err = a.auth.RepositoryActions(r.Context(), id, ns, name); err != nil {
+	ok, err := a.auth.Allowed(r.Context(), creds, ns, name, action)
+	if err != nil {
 		return id, store.Repository{}, err
 	}
-	if !slices.Contains(have, action) {
+	if !ok {
 		if id.Anonymous() {
 			return id, store.Repository{}, fail(http.StatusUnauthorized, "unauthorized", "authentication required")
 		}

@@ -209,3 +209,33 @@ func TestCreateUserValidation(t *testing.T) {
 		t.Error("73-byte password accepted")
 	}
 }
+
+func TestAllowed(t *testing.T) {
+	ctx := context.Background()
+	s, st := newService(t, Options{})
+	u, _ := CreateUser(ctx, st, "alice", "alice-password", "", false)
+	alice := Identity{&u}
+	tok, _ := s.IssueToken(alice, []Access{{Type: "repository", Name: "alice/app", Actions: []string{"pull"}}})
+	verified, err := s.VerifyToken(tok.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name    string
+		creds   Credentials
+		actions []string
+		want    bool
+	}{
+		{"owner, basic", Credentials{Identity: alice, Presented: true}, []string{"pull", "push", "delete"}, true},
+		{"token grants pull", Credentials{Identity: alice, Token: verified, Presented: true}, []string{"pull"}, true},
+		// A token is limited to its grants even when its holder has more rights.
+		{"token lacks push", Credentials{Identity: alice, Token: verified, Presented: true}, []string{"pull", "push"}, false},
+		{"anonymous, private", Credentials{}, []string{"pull"}, false},
+	}
+	for _, tc := range tests {
+		got, err := s.Allowed(ctx, tc.creds, "alice", "app", tc.actions...)
+		if err != nil || got != tc.want {
+			t.Errorf("%s: Allowed = %v, %v; want %v", tc.name, got, err, tc.want)
+		}
+	}
+}

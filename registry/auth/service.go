@@ -218,6 +218,29 @@ func (s *Service) RepositoryActions(ctx context.Context, id Identity, namespace,
 	return nil, nil
 }
 
+// Allowed reports whether credentials permit every action on NAMESPACE/NAME: a bearer token by
+// what it grants, other credentials by the identity's rights.
+func (s *Service) Allowed(ctx context.Context, creds Credentials, namespace, name string, actions ...string) (bool, error) {
+	if creds.Token != nil {
+		for _, a := range actions {
+			if !creds.Token.Allows("repository", namespace+"/"+name, a) {
+				return false, nil
+			}
+		}
+		return true, nil
+	}
+	have, err := s.RepositoryActions(ctx, creds.Identity, namespace, name)
+	if err != nil {
+		return false, err
+	}
+	for _, a := range actions {
+		if !slices.Contains(have, a) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
 // Grant returns the part of the requested access the identity holds.
 func (s *Service) Grant(ctx context.Context, id Identity, requested []Access) ([]Access, error) {
 	granted := []Access{}

@@ -263,30 +263,11 @@ func (h *Handler) authorize(req *request, actions ...string) error {
 
 // allowed reports whether the credentials permit every action on a repository.
 func (h *Handler) allowed(ctx context.Context, creds auth.Credentials, name RepoName, actions ...string) (bool, error) {
-	if creds.Token != nil {
-		for _, a := range actions {
-			if !creds.Token.Allows("repository", name.String(), a) {
-				return false, nil
-			}
-		}
-		return true, nil
-	}
-	have, err := h.auth.RepositoryActions(ctx, creds.Identity, name.Namespace, name.Name)
+	ok, err := h.auth.Allowed(ctx, creds, name.Namespace, name.Name, actions...)
 	if err != nil {
 		return false, ErrInternal.Wrap(err)
 	}
-	for _, a := range actions {
-		found := false
-		for _, x := range have {
-			if x == a {
-				found = true
-			}
-		}
-		if !found {
-			return false, nil
-		}
-	}
-	return true, nil
+	return ok, nil
 }
 
 // repository loads the request's repository, or answers NAME_UNKNOWN.
