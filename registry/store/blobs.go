@@ -165,16 +165,6 @@ func (s *Store) FinishBlobDeletion(ctx context.Context, blobID int64) error {
 	return nil
 }
 
-// BlobByDigest returns a blob known to the registry, whatever repository holds it.
-func (s *Store) BlobByDigest(ctx context.Context, digest string) (Blob, error) {
-	var b Blob
-	err := s.queryRow(ctx, "SELECT id, digest, size FROM blob WHERE digest = ?", digest).Scan(&b.ID, &b.Digest, &b.Size)
-	if err != nil {
-		return Blob{}, notFound(err, "blob "+digest)
-	}
-	return b, nil
-}
-
 func scanBlobs(rows *sql.Rows) ([]Blob, error) {
 	defer rows.Close()
 	var out []Blob

@@ -140,26 +140,6 @@ func scanManifest(row interface{ Scan(...any) error }) (Manifest, error) {
 	return m, err
 }
 
-// ManifestByDigest returns a manifest of the repository.
-func (s *Store) ManifestByDigest(ctx context.Context, repoID int64, digest string) (Manifest, error) {
-	m, err := scanManifest(s.queryRow(ctx, "SELECT "+manifestColumns+
-		" FROM manifest m WHERE m.repository_id = ? AND m.digest = ? AND NOT m.hidden", repoID, digest))
-	if err != nil {
-		return Manifest{}, notFound(err, "manifest "+digest)
-	}
-	return m, nil
-}
-
-// ManifestByTag returns the manifest a tag points at.
-func (s *Store) ManifestByTag(ctx context.Context, repoID int64, tag string) (Manifest, error) {
-	m, err := scanManifest(s.queryRow(ctx, "SELECT "+manifestColumns+
-		" FROM tag t JOIN manifest m ON m.id = t.manifest_id WHERE t.repository_id = ? AND t.name = ? AND t.lifetime_end IS NULL", repoID, tag))
-	if err != nil {
-		return Manifest{}, notFound(err, "tag "+tag)
-	}
-	return m, nil
-}
-
 // ManifestByName returns the manifest that a tag or (when tag is "") a digest names in
 // NAMESPACE/REPOSITORY, in one query: the pull path. ErrNotFound does not say whether the
 // repository exists.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strings"
 )
@@ -71,26 +70,6 @@ func (s *Store) SetVisibility(ctx context.Context, repoID int64, public bool) er
 		return fmt.Errorf("set visibility: repository %d: %w", repoID, ErrNotFound)
 	}
 	return nil
-}
-
-// DeleteRepository removes a repository with its tags, manifests, links and uploads. The
-// blobs it alone used are left to the garbage collector.
-func (s *Store) DeleteRepository(ctx context.Context, repoID int64) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		for _, stmt := range []string{
-			"DELETE FROM tag WHERE repository_id = ?",
-			"DELETE FROM manifest_child WHERE manifest_id IN (SELECT id FROM manifest WHERE repository_id = ?)",
-			"DELETE FROM manifest WHERE repository_id = ?",
-			"DELETE FROM repo_blob WHERE repository_id = ?",
-			"DELETE FROM upload WHERE repository_id = ?",
-			"DELETE FROM repository WHERE id = ?",
-		} {
-			if _, err := tx.ExecContext(ctx, s.q(stmt), repoID); err != nil {
-				return fmt.Errorf("delete repository %d: %w", repoID, err)
-			}
-		}
-		return nil
-	})
 }
 
 // Viewer says whose view of the registry a listing takes: which repositories it may see.

@@ -193,7 +193,7 @@ func TestManifestsAndTags(t *testing.T) {
 		if !errors.As(err, &missing) || missing.Digest != "sha256:layer" || missing.Kind != "blob" {
 			t.Fatalf("PutManifest with a missing layer: %v", err)
 		}
-		if _, err := s.ManifestByDigest(ctx, r.ID, "sha256:m1"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.ManifestByName(ctx, r.Namespace, r.Name, "", "sha256:m1"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("a refused manifest is visible: %v", err)
 		}
 		if tags, _ := s.Tags(ctx, r.ID, "", 10); len(tags) != 0 {
@@ -202,7 +202,7 @@ func TestManifestsAndTags(t *testing.T) {
 		addBlob(t, s, r.ID, "sha256:layer")
 		putManifest(t, s, store.ManifestPut{RepositoryID: r.ID, Digest: "sha256:m1", Blobs: []string{"sha256:config", "sha256:layer"}, Tags: []string{"latest", "v1"}})
 		putManifest(t, s, store.ManifestPut{RepositoryID: r.ID, Digest: "sha256:m2", Blobs: []string{"sha256:config"}, Tags: []string{"latest"}})
-		m, err := s.ManifestByTag(ctx, r.ID, "latest")
+		m, err := s.ManifestByName(ctx, r.Namespace, r.Name, "latest", "")
 		if err != nil || m.Digest != "sha256:m2" {
 			t.Fatalf("latest = %+v, %v", m, err)
 		}
@@ -221,7 +221,7 @@ func TestManifestsAndTags(t *testing.T) {
 		if err := s.RestoreTag(ctx, r.ID, "latest", "sha256:m1"); err != nil {
 			t.Fatal(err)
 		}
-		if m, _ := s.ManifestByTag(ctx, r.ID, "latest"); m.Digest != "sha256:m1" {
+		if m, _ := s.ManifestByName(ctx, r.Namespace, r.Name, "latest", ""); m.Digest != "sha256:m1" {
 			t.Fatalf("restored latest = %s", m.Digest)
 		}
 		if err := s.DeleteTag(ctx, r.ID, "v1"); err != nil {
@@ -233,16 +233,16 @@ func TestManifestsAndTags(t *testing.T) {
 		if err := s.DeleteManifest(ctx, r.ID, "sha256:m1"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.ManifestByDigest(ctx, r.ID, "sha256:m1"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.ManifestByName(ctx, r.Namespace, r.Name, "", "sha256:m1"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("deleted manifest still visible: %v", err)
 		}
-		if _, err := s.ManifestByTag(ctx, r.ID, "latest"); !errors.Is(err, store.ErrNotFound) {
+		if _, err := s.ManifestByName(ctx, r.Namespace, r.Name, "latest", ""); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("tag of deleted manifest still visible: %v", err)
 		}
 		if err := s.RestoreTag(ctx, r.ID, "latest", "sha256:m1"); err != nil {
 			t.Fatalf("restore of a deleted manifest within the window: %v", err)
 		}
-		if _, err := s.ManifestByDigest(ctx, r.ID, "sha256:m1"); err != nil {
+		if _, err := s.ManifestByName(ctx, r.Namespace, r.Name, "", "sha256:m1"); err != nil {
 			t.Fatalf("restored manifest not visible: %v", err)
 		}
 	})
@@ -313,7 +313,7 @@ func TestGarbageCollection(t *testing.T) {
 			t.Fatalf("restore after collection: %v", err)
 		}
 		for _, d := range []string{"sha256:new", "sha256:idx", "sha256:child", "sha256:ref"} {
-			if _, err := s.ManifestByDigest(ctx, r.ID, d); err != nil {
+			if _, err := s.ManifestByName(ctx, r.Namespace, r.Name, "", d); err != nil {
 				t.Fatalf("live manifest %s collected: %v", d, err)
 			}
 		}

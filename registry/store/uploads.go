@@ -92,22 +92,3 @@ func (s *Store) StaleUploads(ctx context.Context, before time.Time, n int) ([]Up
 	}
 	return out, rows.Err()
 }
-
-// UploadIDs lists the ids of every upload session, for the collector's sweep of staged data
-// that lost its row.
-func (s *Store) UploadIDs(ctx context.Context) (map[string]bool, error) {
-	rows, err := s.db.QueryContext(ctx, "SELECT id FROM upload")
-	if err != nil {
-		return nil, fmt.Errorf("list uploads: %w", err)
-	}
-	defer rows.Close()
-	out := map[string]bool{}
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		out[id] = true
-	}
-	return out, rows.Err()
-}
