@@ -8,6 +8,7 @@
 package testservers
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -148,4 +149,22 @@ func privateDir(prefix string) (string, error) {
 	}
 	onStop(func() { os.RemoveAll(dir) })
 	return dir, nil
+}
+
+// syncWriter collects a server's output for test failure messages, keeping the most recent
+// megabytes when there is more.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(b []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.w.Len() > 4<<20 {
+		keep := append([]byte(nil), s.w.Bytes()[s.w.Len()-(2<<20):]...)
+		s.w.Reset()
+		s.w.Write(keep)
+	}
+	return s.w.Write(b)
 }

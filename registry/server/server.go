@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"time"
 
@@ -255,4 +257,12 @@ func (s *Server) health(endToEnd bool) http.HandlerFunc {
 		}
 		writeHealth(w, status, services)
 	}
+}
+
+func writeHealth(w http.ResponseWriter, status int, services map[string]bool) {
+	body, _ := json.Marshal(map[string]any{"data": map[string]any{"services": services}, "status_code": status})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
 }
