@@ -46,7 +46,38 @@ type Config struct {
 
 	SuperUsers         []string `json:"SUPER_USERS"`
 	AuthenticationType string   `json:"AUTHENTICATION_TYPE"`
-	V2PaginationSize   int      `json:"V2_PAGINATION_SIZE"`
+
+	FeatureUserInitialize            bool      `json:"FEATURE_USER_INITIALIZE"`
+	FeatureUserLogAccess             bool      `json:"FEATURE_USER_LOG_ACCESS"`
+	FeatureAppSpecificTokens         bool      `json:"FEATURE_APP_SPECIFIC_TOKENS"`
+	AppSpecificTokenExpiration       *Duration `json:"APP_SPECIFIC_TOKEN_EXPIRATION"`
+	FeatureRequireEncryptedBasicAuth bool      `json:"FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH"`
+	FeaturePublicCatalog             bool      `json:"FEATURE_PUBLIC_CATALOG"`
+	AllowPullsWithoutStrictLogging   bool      `json:"ALLOW_PULLS_WITHOUT_STRICT_LOGGING"`
+	FeatureActionLogRotation         bool      `json:"FEATURE_ACTION_LOG_ROTATION"`
+	ActionLogRotationThreshold       Duration  `json:"ACTION_LOG_ROTATION_THRESHOLD"`
+	FeatureTeamSyncing               bool      `json:"FEATURE_TEAM_SYNCING"`
+	TeamResyncStaleTime              Duration  `json:"TEAM_RESYNC_STALE_TIME"`
+	FeatureRateLimits                bool      `json:"FEATURE_RATE_LIMITS"`
+	RateLimitRequestsPerSecond       float64   `json:"RATE_LIMIT_REQUESTS_PER_SECOND"`
+	RateLimitBurst                   int       `json:"RATE_LIMIT_BURST"`
+
+	LDAPURI                   string   `json:"LDAP_URI"`
+	LDAPBaseDN                []string `json:"LDAP_BASE_DN"`
+	LDAPUserRDN               []string `json:"LDAP_USER_RDN"`
+	LDAPSecondaryUserRDNs     []any    `json:"LDAP_SECONDARY_USER_RDNS"`
+	LDAPUserFilter            string   `json:"LDAP_USER_FILTER"`
+	LDAPAdminDN               string   `json:"LDAP_ADMIN_DN"`
+	LDAPAdminPasswd           string   `json:"LDAP_ADMIN_PASSWD"`
+	LDAPUIDAttr               string   `json:"LDAP_UID_ATTR"`
+	LDAPEmailAttr             string   `json:"LDAP_EMAIL_ATTR"`
+	LDAPTimeout               int      `json:"LDAP_TIMEOUT"`
+	LDAPNetworkTimeout        int      `json:"LDAP_NETWORK_TIMEOUT"`
+	LDAPAllowInsecureFallback bool     `json:"LDAP_ALLOW_INSECURE_FALLBACK"`
+
+	// LoginConfigs are the *_LOGIN_CONFIG OpenID providers, by key.
+	LoginConfigs     map[string]LoginConfig `json:"-"`
+	V2PaginationSize int                    `json:"V2_PAGINATION_SIZE"`
 
 	SecretKey         string `json:"SECRET_KEY"`
 	DatabaseSecretKey string `json:"DATABASE_SECRET_KEY"`
@@ -57,6 +88,39 @@ type Config struct {
 	GarbageCollectionInterval Duration `json:"GARBAGE_COLLECTION_INTERVAL"`
 	GarbageCollectionGrace    Duration `json:"GARBAGE_COLLECTION_GRACE"`
 	RegistryTokenExpiration   Duration `json:"REGISTRY_TOKEN_EXPIRATION"`
+}
+
+// LoginConfig is one *_LOGIN_CONFIG: an OpenID Connect provider for UI logins.
+type LoginConfig struct {
+	ClientID                   string   `json:"CLIENT_ID"`
+	ClientSecret               string   `json:"CLIENT_SECRET"`
+	OIDCServer                 string   `json:"OIDC_SERVER"`
+	ServiceName                string   `json:"SERVICE_NAME"`
+	ServiceIcon                string   `json:"SERVICE_ICON"`
+	LoginScopes                []string `json:"LOGIN_SCOPES"`
+	PreferredUsernameClaimName string   `json:"PREFERRED_USERNAME_CLAIM_NAME"`
+	VerifiedEmailClaimName     string   `json:"VERIFIED_EMAIL_CLAIM_NAME"`
+	DebugLog                   bool     `json:"DEBUGLOG"`
+}
+
+// SecondaryUserRDNs returns LDAP_SECONDARY_USER_RDNS as lists of RDN components.
+func (c *Config) SecondaryUserRDNs() [][]string {
+	var out [][]string
+	for _, v := range c.LDAPSecondaryUserRDNs {
+		switch x := v.(type) {
+		case string:
+			out = append(out, []string{x})
+		case []any:
+			var parts []string
+			for _, p := range x {
+				if s, ok := p.(string); ok {
+					parts = append(parts, s)
+				}
+			}
+			out = append(out, parts)
+		}
+	}
+	return out
 }
 
 // DBConnectionArgs is DB_CONNECTION_ARGS.
@@ -142,6 +206,15 @@ func Default() *Config {
 		FeatureSuperUsers:                  true,
 		SuperUsers:                         []string{},
 		AuthenticationType:                 "Database",
+		FeatureAppSpecificTokens:           true,
+		ActionLogRotationThreshold:         Duration(30 * 24 * time.Hour),
+		TeamResyncStaleTime:                Duration(30 * time.Minute),
+		RateLimitRequestsPerSecond:         100,
+		RateLimitBurst:                     200,
+		LDAPUIDAttr:                        "uid",
+		LDAPEmailAttr:                      "mail",
+		LDAPTimeout:                        10,
+		LDAPNetworkTimeout:                 10,
 		V2PaginationSize:                   100,
 		SetupComplete:                      true,
 		RegistryState:                      "normal",
@@ -193,10 +266,36 @@ func Parse(name string, data []byte) (*Config, error) {
 	if err := dec.Decode(cfg); err != nil {
 		return nil, &InvalidError{File: name, Problems: []Problem{{Message: err.Error()}}}
 	}
+	if err := cfg.decodeLoginConfigs(doc); err != nil {
+		return nil, &InvalidError{File: name, Problems: []Problem{{Message: err.Error()}}}
+	}
 	if problems := cfg.check(lines); len(problems) > 0 {
 		return nil, &InvalidError{File: name, Problems: problems}
 	}
 	return cfg, nil
+}
+
+// decodeLoginConfigs reads the *_LOGIN_CONFIG keys (validated by the schema's pattern).
+func (c *Config) decodeLoginConfigs(doc any) error {
+	m, _ := doc.(map[string]any)
+	for k, v := range m {
+		if !strings.HasSuffix(k, "_LOGIN_CONFIG") {
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		var lc LoginConfig
+		if err := json.Unmarshal(raw, &lc); err != nil {
+			return fmt.Errorf("%s: %w", k, err)
+		}
+		if c.LoginConfigs == nil {
+			c.LoginConfigs = map[string]LoginConfig{}
+		}
+		c.LoginConfigs[k] = lc
+	}
+	return nil
 }
 
 // check finds what the schema cannot express.
@@ -213,6 +312,17 @@ func (c *Config) check(lines map[string]int) []Problem {
 			ptr := fmt.Sprintf("/DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS/%d", i)
 			out = append(out, Problem{Path: pathOf(ptr), Line: lines[ptr], Message: fmt.Sprintf("location %q is not defined in DISTRIBUTED_STORAGE_CONFIG", name)})
 		}
+	}
+	if c.AuthenticationType == "LDAP" {
+		for _, k := range []string{"LDAP_URI", "LDAP_BASE_DN", "LDAP_ADMIN_DN"} {
+			if _, ok := lines["/"+k]; !ok {
+				out = append(out, Problem{Path: k, Message: "AUTHENTICATION_TYPE is LDAP, so " + k + " is required"})
+			}
+		}
+	}
+	if c.AuthenticationType == "OIDC" && len(c.LoginConfigs) == 0 {
+		out = append(out, Problem{Path: "AUTHENTICATION_TYPE", Line: lines["/AUTHENTICATION_TYPE"],
+			Message: "AUTHENTICATION_TYPE is OIDC, so a *_LOGIN_CONFIG provider (e.g. OIDC_LOGIN_CONFIG) is required"})
 	}
 	return out
 }

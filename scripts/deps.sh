@@ -13,6 +13,9 @@ debs=(
   "skopeo:skopeo"
   "podman:podman"
   "curl:curl"
+  "/usr/sbin/slapd:slapd"
+  "chromium:chromium"
+  "gcc:gcc" # cgo, for building dex (its SQLite storage)
 )
 
 # Go tools: binary name, module@version (exact versions: the module proxy serves those).
@@ -23,6 +26,8 @@ gotools=(
   "regctl:github.com/regclient/regclient/cmd/regctl@v0.11.7"
   "conformance:github.com/opencontainers/distribution-spec/conformance@v0.0.0-20260831232431-97274622c111"
   "registry:github.com/distribution/distribution/v3/cmd/registry@v3.1.2"
+  # Dex v2.24.0, the newest Dex that go install can build (later ones have a replace directive).
+  "dex:github.com/dexidp/dex/cmd/dex@v0.0.0-20200512115545-709d4169d646"
 )
 
 have() {

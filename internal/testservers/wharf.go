@@ -79,13 +79,22 @@ type WharfOptions struct {
 	Config string
 	// Env adds environment variables.
 	Env []string
+	// Port is the port to listen on (0: a free one). Tests that must name the server before
+	// it starts (e.g. in an OpenID provider's redirect URIs) pick one with FreePort.
+	Port int
+	// Files are written into the config directory beside config.yaml (e.g.
+	// "extra_ca_certs/ldap.crt").
+	Files map[string][]byte
 }
 
 // StartWharf starts `wharf serve` on a free loopback port and waits until /health/instance
 // answers. The server is stopped (SIGTERM) when the test ends.
 func StartWharf(t testing.TB, opts WharfOptions) *Wharf {
 	t.Helper()
-	port := FreePort(t)
+	port := opts.Port
+	if port == 0 {
+		port = FreePort(t)
+	}
 	w := &Wharf{
 		Host:     "127.0.0.1:" + strconv.Itoa(port),
 		DataDir:  t.TempDir(),
@@ -99,6 +108,15 @@ func StartWharf(t testing.TB, opts WharfOptions) *Wharf {
 		cfg := "SERVER_HOSTNAME: " + w.Host + "\n" + opts.Config
 		if err := os.WriteFile(filepath.Join(w.ConfigDir, "config.yaml"), []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
+		}
+		for name, data := range opts.Files {
+			path := filepath.Join(w.ConfigDir, name)
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	w.start(t, opts.Env)

@@ -1,5 +1,7 @@
-// Package api is the REST API at /api/v1, following Quay's paths and JSON shapes. This first
-// part covers repository visibility and the tag time machine (history and restore).
+// Package api is the REST API at /api/v1, following Quay's paths and JSON shapes so that
+// existing Quay clients and scripts work. Every endpoint is one Route in the route table:
+// the router, the OAuth scope check and the OpenAPI document at /api/v1/discovery all come
+// from that table, so the document lists exactly what the server serves.
 package api
 
 import (
@@ -7,74 +9,277 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
+	"github.com/wharf-registry/wharf/registry/audit"
 	"github.com/wharf-registry/wharf/registry/auth"
 	"github.com/wharf-registry/wharf/registry/store"
 )
 
+// Options are the features the API honours.
+type Options struct {
+	// UserCreation is FEATURE_USER_CREATION: anyone may sign up.
+	UserCreation bool
+	// UserInitialize is FEATURE_USER_INITIALIZE: POST /api/v1/user/initialize creates the
+	// first user of an empty instance.
+	UserInitialize bool
+	// UserLogAccess is FEATURE_USER_LOG_ACCESS: users may read their own action logs.
+	UserLogAccess bool
+	// TeamSyncing is FEATURE_TEAM_SYNCING.
+	TeamSyncing bool
+	// ServerHostname and Scheme make absolute URLs.
+	ServerHostname, Scheme string
+	// SyncTeam synchronizes a team with its directory group at once (nil when no
+	// directory is configured).
+	SyncTeam func(r *http.Request, team store.Team) error
+}
+
 // API serves /api/v1.
 type API struct {
-	store *store.Store
-	auth  *auth.Service
-	log   *slog.Logger
+	store  *store.Store
+	auth   *auth.Service
+	audit  *audit.Logger
+	opts   Options
+	log    *slog.Logger
+	routes []*Route
 }
 
 // New returns the API handler.
-func New(st *store.Store, as *auth.Service, log *slog.Logger) *API {
-	return &API{store: st, auth: as, log: log}
+func New(st *store.Store, as *auth.Service, al *audit.Logger, opts Options, log *slog.Logger) *API {
+	a := &API{store: st, auth: as, audit: al, opts: opts, log: log}
+	for _, group := range [][]*Route{
+		a.discoveryRoutes(),
+		a.userRoutes(),
+		a.organizationRoutes(),
+		a.teamRoutes(),
+		a.robotRoutes(),
+		a.repositoryRoutes(),
+		a.permissionRoutes(),
+		a.prototypeRoutes(),
+		a.tagRoutes(),
+		a.manifestRoutes(),
+		a.logRoutes(),
+		a.superuserRoutes(),
+		a.applicationRoutes(),
+	} {
+		for _, r := range group {
+			r.compile()
+			a.routes = append(a.routes, r)
+		}
+	}
+	return a
 }
 
-var (
-	reVisibility = regexp.MustCompile(`^/api/v1/repository/([^/]+)/(.+)/changevisibility$`)
-	reRestore    = regexp.MustCompile(`^/api/v1/repository/([^/]+)/(.+)/tag/([^/]+)/restore$`)
-	reTags       = regexp.MustCompile(`^/api/v1/repository/([^/]+)/(.+)/tag/?$`)
-)
+// Routes lists the API's routes.
+func (a *API) Routes() []*Route { return a.routes }
 
-// Error is the one JSON shape of API errors.
+// Route is one endpoint.
+type Route struct {
+	Method string
+	// Path is Quay's path template, e.g. /api/v1/repository/{repository}/tag/{tag}. The
+	// {repository} parameter spans NAMESPACE/NAME (two or more segments); others one.
+	Path string
+	// Op is the OpenAPI operationId (Quay's name for the operation).
+	Op string
+	// Group is the OpenAPI tag: user, organization, team, robot, repository, ...
+	Group   string
+	Summary string
+	// Scope is the OAuth scope a token needs ("" when none is needed).
+	Scope string
+	// Anonymous lets unauthenticated callers in (the handler decides what they see).
+	Anonymous bool
+	// Status is the success status (200 when zero).
+	Status int
+	// Query lists the query parameters the endpoint reads, for the OpenAPI document.
+	Query []string
+	// Body is set when the endpoint reads a JSON body.
+	Body   bool
+	Handle func(c *Call) (any, error)
+
+	segments []string
+}
+
+func (r *Route) compile() {
+	r.segments = strings.Split(strings.Trim(r.Path, "/"), "/")
+}
+
+// literals counts the route's fixed segments.
+func (r *Route) literals() int {
+	n := 0
+	for _, s := range r.segments {
+		if !strings.HasPrefix(s, "{") {
+			n++
+		}
+	}
+	return n
+}
+
+// match matches a path's segments against the route, filling params.
+func (r *Route) match(segs []string) (map[string]string, bool) {
+	params := map[string]string{}
+	if matchSegments(r.segments, segs, params) {
+		return params, true
+	}
+	return nil, false
+}
+
+func matchSegments(pattern, segs []string, params map[string]string) bool {
+	if len(pattern) == 0 {
+		return len(segs) == 0 || (len(segs) == 1 && segs[0] == "")
+	}
+	p := pattern[0]
+	if p == "{repository}" {
+		// NAMESPACE/NAME[/MORE...]: at least two segments; try the longest first.
+		for n := len(segs) - (len(pattern) - 1); n >= 2; n-- {
+			if n > len(segs) {
+				continue
+			}
+			if matchSegments(pattern[1:], segs[n:], params) {
+				params["repository"] = strings.Join(segs[:n], "/")
+				return true
+			}
+		}
+		return false
+	}
+	if len(segs) == 0 {
+		return false
+	}
+	if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+		if segs[0] == "" {
+			return false
+		}
+		if matchSegments(pattern[1:], segs[1:], params) {
+			params[p[1:len(p)-1]] = segs[0]
+			return true
+		}
+		return false
+	}
+	return p == segs[0] && matchSegments(pattern[1:], segs[1:], params)
+}
+
+// Error is the one JSON shape of API errors (Quay's).
 type Error struct {
 	Status       int    `json:"status"`
 	ErrorMessage string `json:"error_message"`
 	Title        string `json:"title"`
+	ErrorType    string `json:"error_type"`
 	Detail       string `json:"detail"`
+	// RetryAfter is sent as the Retry-After header of a 429.
+	RetryAfter int `json:"-"`
 }
 
 func fail(status int, title, msg string) *Error {
-	return &Error{Status: status, ErrorMessage: msg, Title: title, Detail: msg}
+	return &Error{Status: status, ErrorMessage: msg, Title: title, ErrorType: title, Detail: msg}
 }
 
 func (e *Error) Error() string { return e.ErrorMessage }
 
+// Common errors.
+func badRequest(msg string) *Error { return fail(http.StatusBadRequest, "invalid_request", msg) }
+func notFound(what string) *Error  { return fail(http.StatusNotFound, "not_found", what+" not found") }
+func forbidden(msg string) *Error  { return fail(http.StatusForbidden, "insufficient_scope", msg) }
+func unauthorized() *Error {
+	return fail(http.StatusUnauthorized, "unauthorized", "authentication required: sign in, or send an OAuth token or Basic credentials")
+}
+
 // ServeHTTP routes an API request.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	var err error
-	var out any
-	p := r.URL.Path
-	switch {
-	case reVisibility.MatchString(p) && r.Method == http.MethodPost:
-		m := reVisibility.FindStringSubmatch(p)
-		out, err = a.changeVisibility(r, m[1], m[2])
-	case reRestore.MatchString(p) && r.Method == http.MethodPost:
-		m := reRestore.FindStringSubmatch(p)
-		out, err = a.restoreTag(r, m[1], m[2], m[3])
-	case reTags.MatchString(p) && r.Method == http.MethodGet:
-		m := reTags.FindStringSubmatch(p)
-		out, err = a.listTags(r, m[1], m[2])
-	default:
-		err = fail(http.StatusNotFound, "not_found", "no such API endpoint")
+	segs := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	if strings.HasSuffix(r.URL.Path, "/") {
+		segs = append(segs, "")
 	}
-	if err != nil {
-		var e *Error
-		if !errors.As(err, &e) {
-			a.log.ErrorContext(r.Context(), "api request failed", "path", p, "err", err)
-			e = fail(http.StatusInternalServerError, "internal_error", "internal error")
+	// The most specific route wins: the one with the most literal segments ({repository}
+	// spans any number of segments, so /repository/{repository} matches every longer path).
+	var route *Route
+	var params map[string]string
+	var allowed []string
+	best := -1
+	for _, rt := range a.routes {
+		p, ok := rt.match(segs)
+		if !ok && strings.HasSuffix(r.URL.Path, "/") {
+			p, ok = rt.match(segs[:len(segs)-1])
 		}
-		writeJSON(w, e.Status, e)
+		if !ok {
+			continue
+		}
+		if rt.Method != r.Method {
+			allowed = append(allowed, rt.Method)
+			continue
+		}
+		if n := rt.literals(); n > best {
+			route, params, best = rt, p, n
+		}
+	}
+	if route != nil {
+		allowed = nil
+	}
+	if route == nil {
+		if len(allowed) > 0 {
+			w.Header().Set("Allow", strings.Join(allowed, ", "))
+			a.writeError(w, r, fail(http.StatusMethodNotAllowed, "method_not_allowed", "use "+strings.Join(allowed, " or ")))
+			return
+		}
+		a.writeError(w, r, fail(http.StatusNotFound, "not_found", "no such API endpoint"))
 		return
 	}
-	writeJSON(w, http.StatusOK, out)
+	c := &Call{R: r, W: w, api: a, params: params, route: route}
+	out, err := a.serve(c)
+	if err != nil {
+		a.writeError(w, r, err)
+		return
+	}
+	status := route.Status
+	if status == 0 {
+		status = http.StatusOK
+	}
+	if status == http.StatusNoContent {
+		w.WriteHeader(status)
+		return
+	}
+	writeJSON(w, status, out)
+}
+
+func (a *API) serve(c *Call) (any, error) {
+	id, err := a.auth.APIAuthenticate(c.R)
+	if err != nil {
+		var te *auth.ThrottledError
+		switch {
+		case errors.As(err, &te):
+			e := fail(http.StatusTooManyRequests, "too_many_requests", te.Error())
+			e.RetryAfter = int(te.RetryAfter.Seconds() + 0.999)
+			return nil, e
+		case errors.Is(err, auth.ErrCSRF):
+			return nil, fail(http.StatusForbidden, "csrf_failure", err.Error())
+		case errors.Is(err, auth.ErrBadCredentials), errors.Is(err, auth.ErrEncryptedPasswordRequired):
+			return nil, fail(http.StatusUnauthorized, "invalid_token", err.Error())
+		}
+		return nil, err
+	}
+	if id.Robot() {
+		return nil, forbidden("robot accounts cannot use the API: use a user's OAuth token")
+	}
+	c.ID = id
+	if id.Anonymous() && !c.route.Anonymous {
+		return nil, unauthorized()
+	}
+	if c.route.Scope != "" && !id.Anonymous() && !id.HasScope(c.route.Scope) {
+		return nil, forbidden("this OAuth token lacks the " + c.route.Scope + " scope")
+	}
+	return c.route.Handle(c)
+}
+
+func (a *API) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var e *Error
+	if !errors.As(err, &e) {
+		a.log.ErrorContext(r.Context(), "api request failed", "path", r.URL.Path, "err", err)
+		e = fail(http.StatusInternalServerError, "internal_error", "internal error: see the server log")
+	}
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(e.RetryAfter))
+	}
+	writeJSON(w, e.Status, e)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -85,122 +290,120 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(body)
 }
 
-// repo authenticates the caller and loads the repository, requiring action on it.
-func (a *API) repo(r *http.Request, ns, name, action string) (auth.Identity, store.Repository, error) {
-	creds, err := a.auth.Authenticate(r)
-	if err != nil {
-		return auth.Identity{}, store.Repository{}, fail(http.StatusUnauthorized, "unauthorized", "invalid credentials")
+// Call is one API request being served.
+type Call struct {
+	R *http.Request
+	W http.ResponseWriter
+	// ID is the caller (anonymous only on routes that allow it).
+	ID     auth.Identity
+	api    *API
+	params map[string]string
+	route  *Route
+}
+
+// Param returns a path parameter.
+func (c *Call) Param(name string) string { return c.params[name] }
+
+// Decode reads the JSON body into v; a malformed body is a 400.
+func (c *Call) Decode(v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(c.W, c.R.Body, 1<<20))
+	if err := dec.Decode(v); err != nil {
+		return badRequest("invalid JSON body: " + err.Error())
 	}
-	id := creds.Identity
-	ok, err := a.auth.Allowed(r.Context(), creds, ns, name, action)
-	if err != nil {
-		return id, store.Repository{}, err
+	return nil
+}
+
+// Superuser reports whether the caller is a superuser with the super:user scope.
+func (c *Call) Superuser() bool {
+	return c.api.auth.Superuser(c.ID) && c.ID.HasScope(auth.ScopeSuperUser)
+}
+
+// RequireSuperuser refuses callers that are not superusers.
+func (c *Call) RequireSuperuser() error {
+	if !c.Superuser() {
+		return forbidden("superuser rights (and the super:user scope) required")
 	}
+	return nil
+}
+
+// Repo loads the {repository} of the path, requiring role (read, write or admin). A caller
+// without the role is refused the same way whether or not the repository exists.
+func (c *Call) Repo(role string) (store.Repository, error) {
+	full := c.Param("repository")
+	ns, name, ok := strings.Cut(full, "/")
 	if !ok {
-		if id.Anonymous() {
-			return id, store.Repository{}, fail(http.StatusUnauthorized, "unauthorized", "authentication required")
-		}
-		return id, store.Repository{}, fail(http.StatusForbidden, "insufficient_scope", "unauthorized for this repository")
+		return store.Repository{}, badRequest("repository must be NAMESPACE/NAME")
 	}
-	repo, err := a.store.Repository(r.Context(), ns, name)
+	acc, err := c.api.auth.RepositoryAccess(c.R.Context(), c.ID, ns, name)
+	if err != nil {
+		return store.Repository{}, err
+	}
+	if store.StrongerRole(acc.Role, role) != acc.Role || acc.Role == "" {
+		if c.ID.Anonymous() {
+			return store.Repository{}, unauthorized()
+		}
+		return store.Repository{}, forbidden("you need " + role + " permission on " + full)
+	}
+	if !acc.Exists {
+		return store.Repository{}, notFound("repository " + full)
+	}
+	repo, err := c.api.store.Repository(c.R.Context(), ns, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return id, store.Repository{}, fail(http.StatusNotFound, "not_found", "repository not found")
+		return store.Repository{}, notFound("repository " + full)
 	}
-	return id, repo, err
+	return repo, err
 }
 
-func (a *API) changeVisibility(r *http.Request, ns, name string) (any, error) {
-	id, repo, err := a.repo(r, ns, name, auth.ActionDelete)
-	if err != nil {
-		return nil, err
-	}
-	var body struct {
-		Visibility string `json:"visibility"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || (body.Visibility != "public" && body.Visibility != "private") {
-		return nil, fail(http.StatusBadRequest, "invalid_request", `body must be {"visibility": "public"} or {"visibility": "private"}`)
-	}
-	if err := a.store.SetVisibility(r.Context(), repo.ID, body.Visibility == "public"); err != nil {
-		return nil, err
-	}
-	a.log.InfoContext(r.Context(), "repository visibility changed", "repository", repo.FullName(), "visibility", body.Visibility, "by", id.Name())
-	return map[string]bool{"success": true}, nil
-}
-
-// tagView is a tag lifetime in Quay's JSON shape.
-type tagView struct {
-	Name           string `json:"name"`
-	ManifestDigest string `json:"manifest_digest"`
-	Reversion      bool   `json:"reversion"`
-	StartTS        int64  `json:"start_ts"`
-	EndTS          *int64 `json:"end_ts,omitempty"`
-	LastModified   string `json:"last_modified"`
-	Expiration     string `json:"expiration,omitempty"`
-}
-
-func (a *API) listTags(r *http.Request, ns, name string) (any, error) {
-	_, repo, err := a.repo(r, ns, name, auth.ActionPull)
-	if err != nil {
-		return nil, err
-	}
-	q := r.URL.Query()
-	limit := 50
-	if v, err := strconv.Atoi(q.Get("limit")); err == nil && v > 0 && v <= 100 {
-		limit = v
-	}
-	page := 1
-	if v, err := strconv.Atoi(q.Get("page")); err == nil && v > 0 {
-		page = v
-	}
-	onlyActive := q.Get("onlyActiveTags") == "true"
-	events, err := a.store.TagHistory(r.Context(), repo.ID, q.Get("specificTag"), 100000)
-	if err != nil {
-		return nil, err
-	}
-	var views []tagView
-	for _, e := range events {
-		if onlyActive && !e.Active() {
-			continue
+// Org loads the {orgname} organization; admin requires the caller to administer it (an
+// organization admin or superuser, with the org:admin scope), else membership is enough
+// (or superuser).
+func (c *Call) Org(admin bool) (store.Namespace, error) {
+	name := c.Param("orgname")
+	ns, err := c.api.store.Namespace(c.R.Context(), name)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && ns.Kind != store.KindOrg) {
+		if c.api.auth.Superuser(c.ID) {
+			return store.Namespace{}, notFound("organization " + name)
 		}
-		v := tagView{Name: e.Name, ManifestDigest: e.ManifestDigest, StartTS: e.Start.Unix(),
-			LastModified: e.Start.UTC().Format(http.TimeFormat)}
-		if !e.Active() {
-			end := e.End.Unix()
-			v.EndTS = &end
-			v.Expiration = e.End.UTC().Format(http.TimeFormat)
-		}
-		views = append(views, v)
-	}
-	start := min((page-1)*limit, len(views))
-	end := min(start+limit, len(views))
-	return map[string]any{"tags": nonNil(views[start:end]), "page": page, "has_additional": end < len(views)}, nil
-}
-
-func nonNil(v []tagView) []tagView {
-	if v == nil {
-		return []tagView{}
-	}
-	return v
-}
-
-func (a *API) restoreTag(r *http.Request, ns, name, tag string) (any, error) {
-	id, repo, err := a.repo(r, ns, name, auth.ActionPush)
-	if err != nil {
-		return nil, err
-	}
-	var body struct {
-		ManifestDigest string `json:"manifest_digest"`
-	}
-	if err := json.NewDecoder(r.Body).Decode(&body); err != nil || !strings.Contains(body.ManifestDigest, ":") {
-		return nil, fail(http.StatusBadRequest, "invalid_request", `body must be {"manifest_digest": "sha256:..."}`)
-	}
-	err = a.store.RestoreTag(r.Context(), repo.ID, tag, body.ManifestDigest)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fail(http.StatusNotFound, "not_found", "that manifest is no longer kept; it cannot be restored")
+		return store.Namespace{}, forbidden("you are not an administrator of organization " + name)
 	}
 	if err != nil {
-		return nil, err
+		return store.Namespace{}, err
 	}
-	a.log.InfoContext(r.Context(), "tag restored", "repository", repo.FullName(), "tag", tag, "manifest", body.ManifestDigest, "by", id.Name())
-	return map[string]any{}, nil
+	role, err := c.api.auth.OrgRole(c.R.Context(), c.ID, ns.ID)
+	if err != nil {
+		return store.Namespace{}, err
+	}
+	if admin && (role != store.TeamAdmin || !c.ID.HasScope(auth.ScopeOrgAdmin)) {
+		return store.Namespace{}, forbidden("you are not an administrator of organization " + name)
+	}
+	if !admin && role == "" {
+		return store.Namespace{}, forbidden("you are not a member of organization " + name)
+	}
+	return ns, nil
 }
+
+// Log records an audit event performed by the caller.
+func (c *Call) Log(kind string, ns string, nsID int64, repo string, repoID int64, meta map[string]any) error {
+	if c.api.audit == nil {
+		return nil
+	}
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	if c.ID.Via == "oauth" {
+		meta["oauth_token"] = true
+	}
+	return c.api.audit.Log(c.R.Context(), audit.Event{Kind: kind, Performer: c.ID.User, Namespace: ns, NamespaceID: nsID,
+		Repository: repo, RepositoryID: repoID, IP: audit.ClientIP(c.R), Metadata: meta})
+}
+
+// LogRepo records an audit event on a repository.
+func (c *Call) LogRepo(kind string, repo store.Repository, meta map[string]any) error {
+	return c.Log(kind, repo.Namespace, repo.NamespaceID, repo.Name, repo.ID, meta)
+}
+
+// Query returns a query parameter.
+func (c *Call) Query(name string) string { return c.R.URL.Query().Get(name) }
+
+// oneOf reports whether v is one of the allowed values.
+func oneOf(v string, allowed ...string) bool { return slices.Contains(allowed, v) }

@@ -63,9 +63,9 @@ func TestGrant(t *testing.T) {
 	}
 	bob, _ := CreateUser(ctx, st, "bob", "bob-password", "", false)
 	root, _ := CreateUser(ctx, st, "root", "root-password", "", false)
-	pub, _, _ := st.EnsureRepository(ctx, "alice", "public")
+	pub, _, _ := st.EnsureRepository(ctx, "alice", "public", 0)
 	st.SetVisibility(ctx, pub.ID, true)
-	st.EnsureRepository(ctx, "alice", "private")
+	st.EnsureRepository(ctx, "alice", "private", 0)
 
 	all := []string{"pull", "push", "delete"}
 	tests := []struct {
@@ -73,14 +73,14 @@ func TestGrant(t *testing.T) {
 		repo string
 		want []string
 	}{
-		{Identity{&alice}, "alice/private", all},
-		{Identity{&alice}, "alice/new/nested", all},
-		{Identity{&bob}, "alice/private", nil},
-		{Identity{&bob}, "alice/public", []string{"pull"}},
-		{Identity{&bob}, "alice/missing", nil},
+		{Identity{User: &alice}, "alice/private", all},
+		{Identity{User: &alice}, "alice/new/nested", all},
+		{Identity{User: &bob}, "alice/private", nil},
+		{Identity{User: &bob}, "alice/public", []string{"pull"}},
+		{Identity{User: &bob}, "alice/missing", nil},
 		{Identity{}, "alice/public", []string{"pull"}},
 		{Identity{}, "alice/private", nil},
-		{Identity{&root}, "alice/private", all},
+		{Identity{User: &root}, "alice/private", all},
 	}
 	for _, tc := range tests {
 		got, err := s.Grant(ctx, tc.who, []Access{{Type: "repository", Name: tc.repo, Actions: all}})
@@ -98,7 +98,7 @@ func TestGrant(t *testing.T) {
 	// Without anonymous access, anonymous users get nothing, not even public pulls.
 	s2, st2 := newService(t, Options{AnonymousAccess: false})
 	CreateUser(ctx, st2, "alice", "alice-password", "", false)
-	p2, _, _ := st2.EnsureRepository(ctx, "alice", "public")
+	p2, _, _ := st2.EnsureRepository(ctx, "alice", "public", 0)
 	st2.SetVisibility(ctx, p2.ID, true)
 	if got, _ := s2.Grant(ctx, Identity{}, []Access{{Type: "repository", Name: "alice/public", Actions: []string{"pull"}}}); len(got) != 0 {
 		t.Fatalf("anonymous access disabled, but granted %v", got)
@@ -113,7 +113,7 @@ func TestTokens(t *testing.T) {
 	s, st := newService(t, Options{TokenTTL: time.Minute})
 	u, _ := CreateUser(ctx, st, "alice", "alice-password", "", false)
 	access := []Access{{Type: "repository", Name: "alice/app", Actions: []string{"pull", "push"}}}
-	tok, err := s.IssueToken(Identity{&u}, access)
+	tok, err := s.IssueToken(Identity{User: &u}, access)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,7 +182,7 @@ func TestAuthenticate(t *testing.T) {
 		}
 	}
 	u, _ := st.UserByName(ctx, "alice")
-	tok, _ := s.IssueToken(Identity{&u}, nil)
+	tok, _ := s.IssueToken(Identity{User: &u}, nil)
 	creds, err = s.Authenticate(req("Bearer " + tok.Token))
 	if err != nil || creds.Token == nil || creds.Identity.Name() != "alice" {
 		t.Fatalf("bearer: %+v %v", creds, err)
@@ -214,7 +214,7 @@ func TestAllowed(t *testing.T) {
 	ctx := context.Background()
 	s, st := newService(t, Options{})
 	u, _ := CreateUser(ctx, st, "alice", "alice-password", "", false)
-	alice := Identity{&u}
+	alice := Identity{User: &u}
 	tok, _ := s.IssueToken(alice, []Access{{Type: "repository", Name: "alice/app", Actions: []string{"pull"}}})
 	verified, err := s.VerifyToken(tok.Token)
 	if err != nil {

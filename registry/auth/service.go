@@ -2,9 +2,10 @@ package auth
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
 	"crypto/ed25519"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -17,24 +18,81 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/wharf-registry/wharf/registry/audit"
 	"github.com/wharf-registry/wharf/registry/store"
 )
 
-// ErrBadCredentials is returned for a wrong user name, password or token.
-var ErrBadCredentials = errors.New("invalid username, password or token")
+// Errors of authentication.
+var (
+	// ErrBadCredentials is returned for a wrong user name, password or token.
+	ErrBadCredentials = errors.New("invalid username, password or token")
+	// ErrEncryptedPasswordRequired refuses a plain password where
+	// FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH (or an external login provider) asks for an
+	// encrypted password, an app-specific token or a robot token.
+	ErrEncryptedPasswordRequired = errors.New("plain passwords are not accepted here: use an encrypted password, an app-specific token or a robot token")
+)
+
+// ThrottledError says a login was refused because of earlier failures.
+type ThrottledError struct{ RetryAfter time.Duration }
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many failed logins: try again in %d seconds", int(e.RetryAfter.Seconds()+0.999))
+}
+
+// Authentication types (AUTHENTICATION_TYPE).
+const (
+	AuthDatabase = "Database"
+	AuthLDAP     = "LDAP"
+	AuthOIDC     = "OIDC"
+)
 
 // Options configure the auth service.
 type Options struct {
 	// Service is the token audience and issuer: SERVER_HOSTNAME.
 	Service string
+	// AuthenticationType is AUTHENTICATION_TYPE: Database (default), LDAP or OIDC.
+	AuthenticationType string
+	// Directory verifies passwords and lists groups when AuthenticationType is LDAP.
+	Directory Directory
 	// AnonymousAccess lets unauthenticated clients pull public repositories.
 	AnonymousAccess bool
+	// PublicCatalog lists public repositories in the registry catalog.
+	PublicCatalog bool
 	// SuperUsers are the names with superuser rights (besides users flagged in the database).
 	SuperUsers []string
 	// SuperUsersEnabled is FEATURE_SUPER_USERS.
 	SuperUsersEnabled bool
-	// TokenTTL is the lifetime of issued tokens.
+	// RequireEncryptedPasswords is FEATURE_REQUIRE_ENCRYPTED_BASIC_AUTH.
+	RequireEncryptedPasswords bool
+	// AppTokens is FEATURE_APP_SPECIFIC_TOKENS.
+	AppTokens bool
+	// TokenTTL is the lifetime of issued registry tokens.
 	TokenTTL time.Duration
+	// Audit records logins and failures; nil records nothing.
+	Audit *audit.Logger
+	// UserThrottle and IPThrottle are how many failed logins a user name or a client
+	// address may have before each further attempt must wait (doubling from one second up
+	// to MaxThrottle). Zero means the defaults: 5, 50 and 15 minutes.
+	UserThrottle, IPThrottle int
+	MaxThrottle              time.Duration
+}
+
+// Directory is an external user directory (LDAP).
+type Directory interface {
+	// Verify checks a login (user name or email) and password.
+	Verify(ctx context.Context, login, password string) (ExternalUser, error)
+	// Lookup finds a user by user name.
+	Lookup(ctx context.Context, username string) (ExternalUser, error)
+	// GroupMembers lists the members of a group.
+	GroupMembers(ctx context.Context, group string) ([]ExternalUser, error)
+}
+
+// ExternalUser is a user as an external directory or provider knows them.
+type ExternalUser struct {
+	// ID is the stable identifier at the source (LDAP uid, OIDC subject).
+	ID       string
+	Username string
+	Email    string
 }
 
 // Service authenticates requests and grants access.
@@ -42,6 +100,8 @@ type Service struct {
 	store *store.Store
 	opts  Options
 	keys  []signingKey
+	// clientKey encrypts passwords into the encrypted passwords of /api/v1/user/clientkey.
+	clientKey cipher.AEAD
 
 	mu        sync.Mutex
 	passwords map[[32]byte]cachedUser
@@ -55,7 +115,7 @@ type signingKey struct {
 }
 
 type cachedUser struct {
-	user    store.User
+	id      Identity
 	expires time.Time
 }
 
@@ -63,12 +123,28 @@ const (
 	passwordCacheTTL = 30 * time.Second
 	maxCacheEntries  = 10000
 	keyAlgorithm     = "EdDSA"
+	clientKeyAlg     = "AES-256-GCM"
 )
 
 // New loads (or creates) the token signing keys and returns the service.
 func New(ctx context.Context, st *store.Store, opts Options) (*Service, error) {
 	if opts.TokenTTL <= 0 {
 		opts.TokenTTL = time.Hour
+	}
+	if opts.AuthenticationType == "" {
+		opts.AuthenticationType = AuthDatabase
+	}
+	if opts.AuthenticationType == AuthLDAP && opts.Directory == nil {
+		return nil, errors.New("auth: AUTHENTICATION_TYPE is LDAP but no LDAP directory is configured")
+	}
+	if opts.UserThrottle == 0 {
+		opts.UserThrottle = 5
+	}
+	if opts.IPThrottle == 0 {
+		opts.IPThrottle = 50
+	}
+	if opts.MaxThrottle == 0 {
+		opts.MaxThrottle = 15 * time.Minute
 	}
 	stored, err := st.SigningKeys(ctx, keyAlgorithm, func() ([]byte, error) {
 		_, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -88,16 +164,43 @@ func New(ctx context.Context, st *store.Store, opts Options) (*Service, error) {
 		priv := ed25519.NewKeyFromSeed(k.PrivateKey)
 		s.keys = append(s.keys, signingKey{id: "wharf-" + strconv.FormatInt(k.ID, 10), private: priv, public: priv.Public().(ed25519.PublicKey)})
 	}
+	ck, err := st.SigningKeys(ctx, clientKeyAlg, func() ([]byte, error) {
+		b := make([]byte, 32)
+		_, err := rand.Read(b)
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	block, err := aes.NewCipher(ck[0].PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("auth: client key: %w", err)
+	}
+	if s.clientKey, err = cipher.NewGCM(block); err != nil {
+		return nil, fmt.Errorf("auth: client key: %w", err)
+	}
 	return s, nil
 }
+
+// Options returns the service's options.
+func (s *Service) Options() Options { return s.opts }
 
 // Identity is who a request comes from. A nil User is anonymous.
 type Identity struct {
 	User *store.User
+	// Scopes limits what an OAuth access token may do on the REST API; nil means the
+	// identity's full rights.
+	Scopes []string
+	// Via says how the identity was proven: password, client_key, app_token, robot,
+	// oauth, session or token.
+	Via string
 }
 
 // Anonymous reports whether no user is signed in.
 func (id Identity) Anonymous() bool { return id.User == nil }
+
+// Robot reports whether the identity is a robot account.
+func (id Identity) Robot() bool { return id.User != nil && id.User.Robot() }
 
 // Name is the user name, or "" for anonymous.
 func (id Identity) Name() string {
@@ -109,7 +212,7 @@ func (id Identity) Name() string {
 
 // Superuser reports superuser rights.
 func (s *Service) Superuser(id Identity) bool {
-	if id.User == nil {
+	if id.User == nil || id.User.Robot() {
 		return false
 	}
 	if id.User.Superuser {
@@ -121,52 +224,32 @@ func (s *Service) Superuser(id Identity) bool {
 // Viewer returns the store's view filter for an identity.
 func (s *Service) Viewer(id Identity) store.Viewer {
 	if id.User == nil {
-		return store.Viewer{}
+		return store.Viewer{Public: s.opts.AnonymousAccess}
 	}
-	return store.Viewer{UserID: id.User.ID, All: s.Superuser(id)}
+	return store.Viewer{UserID: id.User.ID, All: s.Superuser(id), Public: true}
 }
 
-// Login checks a user name and password.
-func (s *Service) Login(ctx context.Context, username, password string) (Identity, error) {
-	key := sha256.Sum256([]byte(username + "\x00" + password))
-	s.mu.Lock()
-	c, ok := s.passwords[key]
-	s.mu.Unlock()
-	if ok && time.Now().Before(c.expires) {
-		u := c.user
-		return Identity{User: &u}, nil
-	}
-	u, err := s.store.UserByName(ctx, username)
-	if errors.Is(err, store.ErrNotFound) {
-		return Identity{}, ErrBadCredentials
-	}
-	if err != nil {
-		return Identity{}, fmt.Errorf("login: %w", err)
-	}
-	if !u.Enabled || !CheckPassword(u.PasswordHash, password) {
-		return Identity{}, ErrBadCredentials
-	}
-	s.mu.Lock()
-	if len(s.passwords) >= maxCacheEntries {
-		clear(s.passwords)
-	}
-	s.passwords[key] = cachedUser{user: u, expires: time.Now().Add(passwordCacheTTL)}
-	s.mu.Unlock()
-	return Identity{User: &u}, nil
+// CatalogViewer is the view of the registry catalog: public repositories are listed only
+// with FEATURE_PUBLIC_CATALOG.
+func (s *Service) CatalogViewer(id Identity) store.Viewer {
+	v := s.Viewer(id)
+	v.Public = v.Public && s.opts.PublicCatalog
+	return v
 }
 
 // Credentials is what a request carried.
 type Credentials struct {
 	Identity Identity
-	// Token is set when the request carried a bearer token: its grants, not the user's
-	// rights, decide what the request may do.
+	// Token is set when the request carried a registry bearer token: its grants, not the
+	// user's rights, decide what the request may do.
 	Token *Token
 	// Presented is set when the request carried any credentials.
 	Presented bool
 }
 
-// Authenticate reads the Authorization header: Basic user:password, or a Bearer token this
-// service issued. No header means anonymous.
+// Authenticate reads the Authorization header of a registry request: Basic credentials
+// (password, encrypted password, app-specific token, robot token, OAuth token), or a Bearer
+// registry token this service issued. No header means anonymous.
 func (s *Service) Authenticate(r *http.Request) (Credentials, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
@@ -179,43 +262,24 @@ func (s *Service) Authenticate(r *http.Request) (Credentials, error) {
 		if !ok {
 			return Credentials{Presented: true}, ErrBadCredentials
 		}
-		id, err := s.Login(r.Context(), user, pass)
+		id, err := s.Login(r.Context(), user, pass, LoginContext{Registry: true, IP: audit.ClientIP(r), Kind: "docker"})
 		return Credentials{Identity: id, Presented: true}, err
 	case "bearer":
 		tok, err := s.VerifyToken(strings.TrimSpace(value))
 		if err != nil {
 			return Credentials{Presented: true}, err
 		}
-		id := Identity{}
+		id := Identity{Via: "token"}
 		if tok.Subject != "" {
-			id.User = &store.User{ID: tok.UserID, Name: tok.Subject, Superuser: tok.Superuser, Enabled: true}
+			kind := tok.Kind
+			if kind == "" {
+				kind = store.KindUser
+			}
+			id.User = &store.User{ID: tok.UserID, Name: tok.Subject, Kind: kind, Superuser: tok.Superuser, Enabled: true}
 		}
 		return Credentials{Identity: id, Token: tok, Presented: true}, nil
 	}
 	return Credentials{Presented: true}, ErrBadCredentials
-}
-
-// RepositoryActions returns what an identity may do on NAMESPACE/NAME: the namespace owner and
-// superusers may pull, push and delete; anyone may pull a public repository (anonymous users
-// only with FEATURE_ANONYMOUS_ACCESS).
-func (s *Service) RepositoryActions(ctx context.Context, id Identity, namespace, name string) ([]string, error) {
-	if id.User != nil && (id.User.Name == namespace || s.Superuser(id)) {
-		return []string{ActionPull, ActionPush, ActionDelete}, nil
-	}
-	if id.User == nil && !s.opts.AnonymousAccess {
-		return nil, nil
-	}
-	repo, err := s.store.Repository(ctx, namespace, name)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	if repo.Public {
-		return []string{ActionPull}, nil
-	}
-	return nil, nil
 }
 
 // Allowed reports whether credentials permit every action on NAMESPACE/NAME: a bearer token by
@@ -284,6 +348,7 @@ type Token struct {
 	jwt.RegisteredClaims
 	Access    []Access `json:"access"`
 	UserID    int64    `json:"wharf_uid,omitempty"`
+	Kind      string   `json:"wharf_kind,omitempty"`
 	Superuser bool     `json:"wharf_su,omitempty"`
 }
 
@@ -323,6 +388,7 @@ func (s *Service) IssueToken(id Identity, access []Access) (IssuedToken, error) 
 	}
 	if id.User != nil {
 		claims.UserID = id.User.ID
+		claims.Kind = id.User.Kind
 		claims.Superuser = s.Superuser(id)
 	}
 	key := s.keys[0]

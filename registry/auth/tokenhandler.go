@@ -2,10 +2,13 @@ package auth
 
 import (
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/wharf-registry/wharf/registry/audit"
 )
 
 // TokenHandler serves the Docker token endpoint (/v2/auth): GET with optional Basic
@@ -19,7 +22,7 @@ func (s *Service) TokenHandler(log *slog.Logger) http.Handler {
 			creds, err := s.Authenticate(r)
 			if err != nil || (creds.Token != nil) {
 				// Tokens are not exchanged for tokens: clients log in with passwords.
-				tokenError(w, http.StatusUnauthorized, "invalid username or password")
+				loginError(w, err)
 				return
 			}
 			id = creds.Identity
@@ -34,9 +37,9 @@ func (s *Service) TokenHandler(log *slog.Logger) http.Handler {
 				return
 			}
 			var err error
-			id, err = s.Login(r.Context(), r.PostForm.Get("username"), r.PostForm.Get("password"))
+			id, err = s.Login(r.Context(), r.PostForm.Get("username"), r.PostForm.Get("password"), LoginContext{Registry: true, IP: audit.ClientIP(r), Kind: "docker"})
 			if err != nil {
-				tokenError(w, http.StatusUnauthorized, "invalid username or password")
+				loginError(w, err)
 				return
 			}
 			scopes = r.PostForm["scope"]
@@ -56,6 +59,18 @@ func (s *Service) TokenHandler(log *slog.Logger) http.Handler {
 			tokenError(w, http.StatusInternalServerError, "internal error")
 			return
 		}
+		if id.User != nil && s.opts.Audit != nil {
+			ev := audit.Event{Kind: "login_success", Performer: id.User, IP: audit.ClientIP(r),
+				Metadata: map[string]any{"type": "docker", "via": id.Via, "useragent": r.UserAgent()}}
+			if !id.Robot() {
+				ev.Namespace, ev.NamespaceID = id.User.Name, id.User.ID
+			}
+			if err := s.opts.Audit.Log(r.Context(), ev); err != nil {
+				log.ErrorContext(r.Context(), "audit login", "err", err)
+				tokenError(w, http.StatusInternalServerError, "internal error")
+				return
+			}
+		}
 		tok, err := s.IssueToken(id, granted)
 		if err != nil {
 			log.ErrorContext(r.Context(), "issue token", "err", err)
@@ -74,9 +89,27 @@ func (s *Service) TokenHandler(log *slog.Logger) http.Handler {
 	})
 }
 
+// loginError answers a failed login: 429 with Retry-After while throttled, else 401.
+func loginError(w http.ResponseWriter, err error) {
+	var te *ThrottledError
+	switch {
+	case errors.As(err, &te):
+		w.Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds()+0.999)))
+		tokenError(w, http.StatusTooManyRequests, te.Error())
+	case errors.Is(err, ErrEncryptedPasswordRequired):
+		tokenError(w, http.StatusUnauthorized, err.Error())
+	case err != nil && !errors.Is(err, ErrBadCredentials):
+		tokenError(w, http.StatusInternalServerError, "internal error")
+	default:
+		tokenError(w, http.StatusUnauthorized, "invalid username or password")
+	}
+}
+
 func tokenError(w http.ResponseWriter, status int, msg string) {
 	code := "UNAUTHORIZED"
-	if status != http.StatusUnauthorized {
+	if status == http.StatusTooManyRequests {
+		code = "TOOMANYREQUESTS"
+	} else if status != http.StatusUnauthorized {
 		code = "UNSUPPORTED"
 	}
 	body, _ := json.Marshal(map[string]any{"errors": []map[string]string{{"code": code, "message": msg}}})

@@ -153,6 +153,9 @@ func (h *Handler) deleteBlob(req *request, ref string) error {
 		return ErrInternal.Wrap(err)
 	}
 	h.log.InfoContext(req.ctx, "blob deleted", "repository", req.name.String(), "digest", dg.String(), "by", req.creds.Identity.Name())
+	if err := h.record(req, "delete_blob", repo.ID, map[string]any{"digest": dg.String()}); err != nil {
+		return err
+	}
 	req.w.Header().Set("Content-Length", "0")
 	req.w.WriteHeader(http.StatusAccepted)
 	return nil

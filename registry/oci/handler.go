@@ -5,10 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/wharf-registry/wharf/registry/audit"
 	"github.com/wharf-registry/wharf/registry/auth"
 	"github.com/wharf-registry/wharf/registry/storage"
 	"github.com/wharf-registry/wharf/registry/store"
@@ -36,6 +38,11 @@ type Options struct {
 	// BlobReserveWait bounds how long a push waits for the collector to finish removing an
 	// earlier copy of the same blob.
 	BlobReserveWait time.Duration
+	// Audit records pushes, pulls, deletions and repository creation; nil records nothing.
+	Audit *audit.Logger
+	// AllowPullsWithoutStrictLogging lets a pull succeed when its audit entry cannot be
+	// written (ALLOW_PULLS_WITHOUT_STRICT_LOGGING); every other action fails instead.
+	AllowPullsWithoutStrictLogging bool
 }
 
 // Handler serves /v2/.
@@ -206,7 +213,10 @@ func (h *Handler) route(req *request, path string) error {
 // base answers GET /v2/: 200 for valid credentials, 401 with the token challenge otherwise.
 func (h *Handler) base(req *request) error {
 	creds, err := h.auth.Authenticate(req.r)
-	if err != nil || !creds.Presented {
+	if err != nil {
+		return h.authError(req, "", err)
+	}
+	if !creds.Presented {
 		h.challenge(req, "", false)
 		return ErrUnauthorized.Err()
 	}
@@ -238,8 +248,7 @@ func (h *Handler) authorize(req *request, actions ...string) error {
 	creds, err := h.auth.Authenticate(req.r)
 	scope := "repository:" + req.name.String() + ":" + strings.Join(actions, ",")
 	if err != nil {
-		h.challenge(req, scope, false)
-		return ErrUnauthorized.WithMessage("invalid credentials")
+		return h.authError(req, scope, err)
 	}
 	req.creds = creds
 	ok, err := h.allowed(req.ctx, creds, req.name, actions...)
@@ -287,7 +296,11 @@ func (h *Handler) writableRepository(req *request) (store.Repository, error) {
 	if h.opts.ReadOnly {
 		return store.Repository{}, ErrUnsupported.WithMessage("the registry is in read-only mode")
 	}
-	repo, created, err := h.store.EnsureRepository(req.ctx, req.name.Namespace, req.name.Name)
+	var creator int64
+	if u := req.creds.Identity.User; u != nil {
+		creator = u.ID
+	}
+	repo, created, err := h.store.EnsureRepository(req.ctx, req.name.Namespace, req.name.Name, creator)
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Repository{}, ErrNameUnknown.WithMessage("namespace %s does not exist", req.name.Namespace)
 	}
@@ -296,8 +309,54 @@ func (h *Handler) writableRepository(req *request) (store.Repository, error) {
 	}
 	if created {
 		h.log.InfoContext(req.ctx, "repository created", "repository", req.name.String(), "by", req.creds.Identity.Name())
+		if err := h.record(req, "create_repo", repo.ID, nil); err != nil {
+			return store.Repository{}, err
+		}
 	}
 	return repo, nil
+}
+
+// authError answers credentials that failed: 429 while logins are throttled, else 401
+// with the token challenge.
+func (h *Handler) authError(req *request, scope string, err error) error {
+	var te *auth.ThrottledError
+	if errors.As(err, &te) {
+		req.w.Header().Set("Retry-After", strconv.Itoa(int(te.RetryAfter.Seconds()+0.999)))
+		return ErrTooManyRequests.WithMessage("%v", te)
+	}
+	h.challenge(req, scope, false)
+	if errors.Is(err, auth.ErrEncryptedPasswordRequired) {
+		return ErrUnauthorized.WithMessage("%v", err)
+	}
+	return ErrUnauthorized.WithMessage("invalid credentials")
+}
+
+// record writes an audit log entry for the request's repository.
+func (h *Handler) record(req *request, kind string, repoID int64, meta map[string]any) error {
+	if h.opts.Audit == nil {
+		return nil
+	}
+	if meta == nil {
+		meta = map[string]any{}
+	}
+	id := req.creds.Identity
+	if id.Via != "" {
+		meta["auth"] = id.Via
+	}
+	if id.Robot() {
+		meta["robot"] = id.Name()
+	}
+	meta["useragent"] = req.r.UserAgent()
+	err := h.opts.Audit.Log(req.ctx, audit.Event{Kind: kind, Performer: id.User, Namespace: req.name.Namespace,
+		Repository: req.name.Name, RepositoryID: repoID, IP: audit.ClientIP(req.r), Metadata: meta})
+	if err != nil {
+		if kind == "pull_repo" && h.opts.AllowPullsWithoutStrictLogging {
+			h.log.WarnContext(req.ctx, "pull not logged", "repository", req.name.String(), "err", err)
+			return nil
+		}
+		return ErrInternal.Wrap(err)
+	}
+	return nil
 }
 
 // lockUpload serializes requests on one upload session within this node.

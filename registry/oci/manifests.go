@@ -34,6 +34,15 @@ func (h *Handler) getManifest(req *request, ref string) error {
 	if err != nil {
 		return ErrInternal.Wrap(err)
 	}
+	if req.r.Method == http.MethodGet {
+		meta := map[string]any{"manifest_digest": m.Digest}
+		if reference.Tag != "" {
+			meta["tag"] = reference.Tag
+		}
+		if err := h.record(req, "pull_repo", m.RepositoryID, meta); err != nil {
+			return err
+		}
+	}
 	hdr := req.w.Header()
 	hdr.Set("Content-Type", m.MediaType)
 	hdr.Set("Content-Length", strconv.Itoa(len(m.Content)))
@@ -106,6 +115,9 @@ func (h *Handler) putManifest(req *request, ref string) error {
 	}
 	h.log.InfoContext(req.ctx, "manifest pushed", "repository", req.name.String(), "digest", dg.String(), "tags", tags,
 		"by", req.creds.Identity.Name())
+	if err := h.record(req, "push_repo", repo.ID, map[string]any{"manifest_digest": dg.String(), "tags": tags}); err != nil {
+		return err
+	}
 	hdr := req.w.Header()
 	hdr.Set("Location", "/v2/"+req.name.String()+"/manifests/"+dg.String())
 	hdr.Set("Docker-Content-Digest", dg.String())
@@ -161,6 +173,13 @@ func (h *Handler) deleteManifest(req *request, ref string) error {
 		return ErrInternal.Wrap(err)
 	}
 	h.log.InfoContext(req.ctx, "manifest deleted", "repository", req.name.String(), "reference", ref, "by", req.creds.Identity.Name())
+	kind, meta := "delete_manifest", map[string]any{"manifest_digest": reference.Digest.String()}
+	if reference.Tag != "" {
+		kind, meta = "delete_tag", map[string]any{"tag": reference.Tag}
+	}
+	if err := h.record(req, kind, repo.ID, meta); err != nil {
+		return err
+	}
 	req.w.Header().Set("Content-Length", "0")
 	req.w.WriteHeader(http.StatusAccepted)
 	return nil
@@ -216,7 +235,10 @@ func (h *Handler) listTags(req *request, _ string) error {
 // catalog answers GET /v2/_catalog with the repositories the caller can read.
 func (h *Handler) catalog(req *request) error {
 	creds, err := h.auth.Authenticate(req.r)
-	if err != nil || (!creds.Presented && !h.opts.AnonymousAccess) {
+	if err != nil {
+		return h.authError(req, "registry:catalog:*", err)
+	}
+	if !creds.Presented && !h.opts.AnonymousAccess {
 		h.challenge(req, "registry:catalog:*", false)
 		return ErrUnauthorized.Err()
 	}
@@ -226,7 +248,7 @@ func (h *Handler) catalog(req *request) error {
 	}
 	repos := []string{}
 	if n > 0 {
-		repos, err = h.store.Catalog(req.ctx, h.auth.Viewer(creds.Identity), last, n+1)
+		repos, err = h.store.Catalog(req.ctx, h.auth.CatalogViewer(creds.Identity), last, n+1)
 		if err != nil {
 			return ErrInternal.Wrap(err)
 		}

@@ -12,16 +12,21 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/wharf-registry/wharf/registry/api"
+	"github.com/wharf-registry/wharf/registry/audit"
 	"github.com/wharf-registry/wharf/registry/auth"
+	"github.com/wharf-registry/wharf/registry/auth/oidc"
 	"github.com/wharf-registry/wharf/registry/gc"
 	"github.com/wharf-registry/wharf/registry/oci"
+	"github.com/wharf-registry/wharf/registry/ratelimit"
 	"github.com/wharf-registry/wharf/registry/storage"
 	"github.com/wharf-registry/wharf/registry/storage/drivers"
 	"github.com/wharf-registry/wharf/registry/store"
+	"github.com/wharf-registry/wharf/registry/teamsync"
 	"github.com/wharf-registry/wharf/schema"
 )
 
@@ -37,16 +42,20 @@ type Options struct {
 
 // Server is an assembled registry.
 type Server struct {
-	Config   *schema.Config
-	Store    *store.Store
-	Storage  storage.Driver
-	Auth     *auth.Service
+	Config  *schema.Config
+	Store   *store.Store
+	Storage storage.Driver
+	Auth    *auth.Service
+	Audit   *audit.Logger
+	// TeamSync synchronizes teams with LDAP groups (nil without LDAP).
+	TeamSync *teamsync.Syncer
 	FromFile bool
 	DataDir  string
 
 	opts    Options
 	log     *slog.Logger
 	handler http.Handler
+	oidc    []*oidc.Provider
 }
 
 // OpenStore opens the metadata database a config names.
@@ -91,18 +100,47 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	as, err := auth.New(ctx, st, auth.Options{
-		Service:           cfg.ServerHostname,
-		AnonymousAccess:   cfg.FeatureAnonymousAccess,
-		SuperUsers:        cfg.SuperUsers,
-		SuperUsersEnabled: cfg.FeatureSuperUsers,
-		TokenTTL:          cfg.RegistryTokenExpiration.D(),
-	})
+	cas, err := extraCAs(opts.ConfigDir)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{Config: cfg, Store: st, Storage: sd, Auth: as, FromFile: fromFile, DataDir: dataDir, opts: opts, log: opts.Log}
+	al := audit.New(st)
+	authOpts := auth.Options{
+		Service:                   cfg.ServerHostname,
+		AuthenticationType:        cfg.AuthenticationType,
+		AnonymousAccess:           cfg.FeatureAnonymousAccess,
+		PublicCatalog:             cfg.FeaturePublicCatalog,
+		SuperUsers:                cfg.SuperUsers,
+		SuperUsersEnabled:         cfg.FeatureSuperUsers,
+		RequireEncryptedPasswords: cfg.FeatureRequireEncryptedBasicAuth,
+		AppTokens:                 cfg.FeatureAppSpecificTokens,
+		TokenTTL:                  cfg.RegistryTokenExpiration.D(),
+		Audit:                     al,
+	}
+	var dir auth.Directory
+	if cfg.AuthenticationType == auth.AuthLDAP {
+		d, err := ldapDirectory(cfg, cas)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+		dir = directory{d}
+		authOpts.Directory = dir
+	}
+	as, err := auth.New(ctx, st, authOpts)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	s := &Server{Config: cfg, Store: st, Storage: sd, Auth: as, Audit: al, FromFile: fromFile, DataDir: dataDir, opts: opts, log: opts.Log}
+	if s.oidc, err = s.oidcProviders(ctx, cas); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if dir != nil && cfg.FeatureTeamSyncing {
+		s.TeamSync = teamsync.New(st, as, dir, al, cfg.TeamResyncStaleTime.D(), opts.Log.With("worker", "teamsync"))
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -121,22 +159,58 @@ func (s *Server) routes() http.Handler {
 		ProxyStorage:     cfg.FeatureProxyStorage,
 		AnonymousAccess:  cfg.FeatureAnonymousAccess,
 		ReadOnly:         cfg.RegistryState == "readonly",
+		Audit:            s.Audit,
+
+		AllowPullsWithoutStrictLogging: cfg.AllowPullsWithoutStrictLogging,
 	}, s.log)
+	apiOpts := api.Options{
+		UserCreation:   cfg.FeatureUserCreation && cfg.AuthenticationType == auth.AuthDatabase,
+		UserInitialize: cfg.FeatureUserInitialize,
+		UserLogAccess:  cfg.FeatureUserLogAccess,
+		TeamSyncing:    cfg.FeatureTeamSyncing,
+		ServerHostname: cfg.ServerHostname,
+		Scheme:         cfg.PreferredURLScheme,
+	}
+	if s.TeamSync != nil {
+		apiOpts.SyncTeam = func(r *http.Request, team store.Team) error { return s.TeamSync.Sync(r.Context(), team) }
+	}
+	restAPI := api.New(s.Store, s.Auth, s.Audit, apiOpts, s.log)
 	mux := http.NewServeMux()
 	mux.Handle("/v2/auth", s.Auth.TokenHandler(s.log))
 	mux.Handle("/v2/", registry)
 	mux.Handle("/v2", http.RedirectHandler("/v2/", http.StatusMovedPermanently))
-	mux.Handle("/api/v1/", api.New(s.Store, s.Auth, s.log))
+	mux.Handle("/api/v1/", restAPI)
+	mux.Handle("/oauth/", restAPI.OAuthHandler())
+	for _, p := range s.oidc {
+		mux.Handle("/oauth2/"+p.Name()+"/", p.Handler(s.oidcLogin(p)))
+	}
 	mux.HandleFunc("/health/instance", s.health(false))
 	mux.HandleFunc("/health/endtoend", s.health(true))
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/" {
-			http.NotFound(w, r)
-			return
-		}
-		fmt.Fprintf(w, "%s registry at %s://%s\nLog in: podman login %s\n", cfg.RegistryTitle, cfg.PreferredURLScheme, cfg.ServerHostname, cfg.ServerHostname)
-	})
-	return withRequestLog(mux, s.log)
+	mux.HandleFunc("/", s.home)
+	mux.HandleFunc("/signout", s.signOut)
+	var h http.Handler = mux
+	if cfg.FeatureRateLimits {
+		limiter := ratelimit.New(cfg.RateLimitRequestsPerSecond, cfg.RateLimitBurst)
+		limiter.Respond = rateLimited
+		h = limiter.Wrap(h)
+	}
+	return withRequestLog(h, s.log)
+}
+
+// rateLimited answers a refused request in the registry's error format on /v2/ and the
+// API's elsewhere.
+func rateLimited(w http.ResponseWriter, r *http.Request, wait time.Duration) {
+	msg := fmt.Sprintf("too many requests from your address: retry in %d seconds", int(wait.Seconds()+0.999))
+	var body []byte
+	if strings.HasPrefix(r.URL.Path, "/v2") {
+		body, _ = json.Marshal(map[string]any{"errors": []map[string]string{{"code": "TOOMANYREQUESTS", "message": msg}}})
+	} else {
+		body, _ = json.Marshal(map[string]any{"status": 429, "error_message": msg, "title": "too_many_requests",
+			"error_type": "too_many_requests", "detail": msg})
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusTooManyRequests)
+	w.Write(body)
 }
 
 // Handler is the server's HTTP handler (for tests that serve it themselves).
@@ -151,6 +225,11 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 		return err
 	}
 	host := s.Config.ServerHostname
+	if s.Config.AuthenticationType != auth.AuthDatabase {
+		fmt.Fprintf(s.opts.Out, "Wharf is serving %s://%s (users sign in through %s; SUPER_USERS are superusers)\n",
+			s.Config.PreferredURLScheme, host, s.Config.AuthenticationType)
+		return nil
+	}
 	if n > 0 {
 		fmt.Fprintf(s.opts.Out, "Wharf is serving %s://%s\nLog in with: podman login %s%s\n", s.Config.PreferredURLScheme, host, tlsFlag(s.Config), host)
 		return nil
@@ -216,6 +295,17 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, drain time.Duration) 
 		wg.Add(1)
 		go func() { defer wg.Done(); collector.Run(workers) }()
 	}
+	if s.TeamSync != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s.TeamSync.Run(workers, min(time.Minute, s.Config.TeamResyncStaleTime.D()))
+		}()
+	}
+	if s.Config.FeatureActionLogRotation {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.rotateLogs(workers) }()
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	s.log.Info("serving", "address", ln.Addr().String(), "hostname", s.Config.ServerHostname)
@@ -265,4 +355,23 @@ func writeHealth(w http.ResponseWriter, status int, services map[string]bool) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)
+}
+
+// rotateLogs deletes action log entries older than ACTION_LOG_ROTATION_THRESHOLD, hourly.
+func (s *Server) rotateLogs(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := s.Audit.Prune(ctx, s.Config.ActionLogRotationThreshold.D())
+		if err != nil {
+			s.log.Warn("action log rotation failed", "err", err)
+		} else if n > 0 {
+			s.log.Info("action log rotated", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

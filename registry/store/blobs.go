@@ -105,10 +105,9 @@ func (s *Store) ReadableBlobSource(ctx context.Context, v Viewer, digest string)
 	query := `SELECT rb.repository_id FROM repo_blob rb JOIN blob b ON b.id = rb.blob_id JOIN repository r ON r.id = rb.repository_id
 		WHERE b.digest = ? AND NOT b.deleting`
 	args := []any{digest}
-	if !v.All {
-		query += " AND (r.visibility = 'public' OR r.namespace_id = ?)"
-		args = append(args, v.UserID)
-	}
+	clause, cargs := readableClause(v)
+	query += " AND " + clause
+	args = append(args, cargs...)
 	var id int64
 	if err := s.queryRow(ctx, query+" LIMIT 1", args...).Scan(&id); err != nil {
 		return 0, notFound(err, "readable blob "+digest)

@@ -44,6 +44,10 @@ func (s *Store) CollectRepository(ctx context.Context, repoID int64, tagCutoff, 
 		if err := s.lockRepo(ctx, tx, repoID); err != nil {
 			return err
 		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE tag SET lifetime_end = expires_at WHERE repository_id = ? AND lifetime_end IS NULL
+			AND expires_at IS NOT NULL AND expires_at <= ?`), repoID, s.now()); err != nil {
+			return fmt.Errorf("end expired tags: %w", err)
+		}
 		res, err := tx.ExecContext(ctx, s.q("DELETE FROM tag WHERE repository_id = ? AND lifetime_end IS NOT NULL AND lifetime_end < ?"),
 			repoID, micros(tagCutoff))
 		if err != nil {

@@ -148,7 +148,8 @@ func (s *Store) ManifestByName(ctx context.Context, namespace, repository, tag, 
 	if tag != "" {
 		row = s.queryRow(ctx, "SELECT "+manifestColumns+` FROM namespace n JOIN repository r ON r.namespace_id = n.id
 			JOIN tag t ON t.repository_id = r.id JOIN manifest m ON m.id = t.manifest_id
-			WHERE n.name = ? AND r.name = ? AND t.name = ? AND t.lifetime_end IS NULL`, namespace, repository, tag)
+			WHERE n.name = ? AND r.name = ? AND t.name = ? AND t.lifetime_end IS NULL
+			AND (t.expires_at IS NULL OR t.expires_at > ?)`, namespace, repository, tag, s.now())
 	} else {
 		row = s.queryRow(ctx, "SELECT "+manifestColumns+` FROM namespace n JOIN repository r ON r.namespace_id = n.id
 			JOIN manifest m ON m.repository_id = r.id WHERE n.name = ? AND r.name = ? AND m.digest = ? AND NOT m.hidden`,

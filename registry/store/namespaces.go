@@ -4,38 +4,78 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"time"
 )
 
-// User is a namespace that can sign in.
+// Namespace kinds.
+const (
+	KindUser  = "user"
+	KindOrg   = "org"
+	KindRobot = "robot"
+)
+
+// User is an account that can sign in: a person (KindUser) or a robot (KindRobot, named
+// OWNER+NAME and owned by the OWNER namespace).
 type User struct {
 	ID           int64
 	Name         string
+	Kind         string
 	Email        string
 	PasswordHash string
 	Superuser    bool
 	Enabled      bool
+	// OwnerID is the namespace that owns a robot.
+	OwnerID int64
+	// LoginSource is where the user authenticates: "database", "ldap" or "oidc:NAME".
+	LoginSource string
+	// ExternalID is the user's identifier at LoginSource (LDAP uid, OIDC subject).
+	ExternalID  string
+	Description string
+	CreatedAt   time.Time
+	// LastAccessed is when a robot or token last authenticated (zero when never).
+	LastAccessed time.Time
+	// FailedLogins counts failures since the last success; LastFailedLogin is the latest.
+	FailedLogins    int
+	LastFailedLogin time.Time
 }
 
-const userColumns = "id, name, email, password_hash, superuser, enabled"
+// Robot reports whether the account is a robot.
+func (u User) Robot() bool { return u.Kind == KindRobot }
+
+const userColumns = `id, name, kind, email, password_hash, superuser, enabled, COALESCE(owner_id, 0), login_source,
+	external_id, description, created_at, COALESCE(last_accessed, 0), failed_logins, last_failed_login`
 
 func scanUser(row interface{ Scan(...any) error }) (User, error) {
 	var u User
-	err := row.Scan(&u.ID, &u.Name, &u.Email, &u.PasswordHash, &u.Superuser, &u.Enabled)
+	var created, accessed, failed int64
+	err := row.Scan(&u.ID, &u.Name, &u.Kind, &u.Email, &u.PasswordHash, &u.Superuser, &u.Enabled, &u.OwnerID,
+		&u.LoginSource, &u.ExternalID, &u.Description, &created, &accessed, &u.FailedLogins, &failed)
+	u.CreatedAt = fromMicros(created)
+	if accessed > 0 {
+		u.LastAccessed = fromMicros(accessed)
+	}
+	if failed > 0 {
+		u.LastFailedLogin = fromMicros(failed)
+	}
 	return u, err
 }
 
 // CreateUser adds a user and its namespace. It returns ErrExists when the name is taken.
 func (s *Store) CreateUser(ctx context.Context, u User) (User, error) {
 	var id int64
-	err := s.queryRow(ctx, `INSERT INTO namespace (name, kind, email, password_hash, superuser, enabled, created_at)
-		VALUES (?, 'user', ?, ?, ?, TRUE, ?) RETURNING id`, u.Name, u.Email, u.PasswordHash, u.Superuser, s.now()).Scan(&id)
+	if u.LoginSource == "" {
+		u.LoginSource = "database"
+	}
+	err := s.queryRow(ctx, `INSERT INTO namespace (name, kind, email, password_hash, superuser, enabled, login_source, external_id, created_at)
+		VALUES (?, 'user', ?, ?, ?, TRUE, ?, ?, ?) RETURNING id`, u.Name, u.Email, u.PasswordHash, u.Superuser,
+		u.LoginSource, u.ExternalID, s.now()).Scan(&id)
 	if isUniqueViolation(err) {
 		return User{}, fmt.Errorf("create user %s: %w", u.Name, ErrExists)
 	}
 	if err != nil {
 		return User{}, fmt.Errorf("create user %s: %w", u.Name, err)
 	}
-	u.ID, u.Enabled = id, true
+	u.ID, u.Enabled, u.Kind = id, true, KindUser
 	return u, nil
 }
 

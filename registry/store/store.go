@@ -285,6 +285,8 @@ func (s *Store) forUpdate() string {
 // micros is the store's time unit: microseconds since the Unix epoch.
 func micros(t time.Time) int64 { return t.UnixMicro() }
 
+func fromMicros(us int64) time.Time { return time.UnixMicro(us) }
+
 func (s *Store) now() int64 { return micros(s.Now()) }
 
 // tx runs fn in a write transaction, retrying on serialization conflicts.

@@ -71,7 +71,7 @@ func mustRepo(t *testing.T, s *store.Store, user, name string) store.Repository 
 			t.Fatal(err)
 		}
 	}
-	r, _, err := s.EnsureRepository(ctx, user, name)
+	r, _, err := s.EnsureRepository(ctx, user, name, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,17 +158,23 @@ func TestCatalog(t *testing.T) {
 		if fmt.Sprint(page) != "[a/team/app a/z]" {
 			t.Fatalf("Catalog page = %v", page)
 		}
-		anon, _ := s.Catalog(ctx, store.Viewer{}, "", 100)
+		if none, _ := s.Catalog(ctx, store.Viewer{}, "", 100); len(none) != 0 {
+			t.Fatalf("catalog without public repositories = %v", none)
+		}
+		anon, _ := s.Catalog(ctx, store.Viewer{Public: true}, "", 100)
 		if fmt.Sprint(anon) != "[b/x]" {
 			t.Fatalf("anonymous catalog = %v", anon)
 		}
-		mine, _ := s.Catalog(ctx, store.Viewer{UserID: a.ID}, "", 100)
+		mine, _ := s.Catalog(ctx, store.Viewer{UserID: a.ID, Public: true}, "", 100)
 		if len(mine) != 5 {
 			t.Fatalf("user a's catalog = %v", mine)
 		}
 		b, _ := s.UserByName(ctx, "b")
 		theirs, _ := s.Catalog(ctx, store.Viewer{UserID: b.ID}, "", 100)
 		if fmt.Sprint(theirs) != "[b/x]" {
+			t.Fatalf("user b's catalog = %v", theirs)
+		}
+		if theirs, _ = s.Catalog(ctx, store.Viewer{UserID: a.ID}, "", 100); len(theirs) != 4 {
 			t.Fatalf("user b's catalog = %v", theirs)
 		}
 	})

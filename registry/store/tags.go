@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -14,6 +15,8 @@ type TagEvent struct {
 	Name           string
 	ManifestDigest string
 	Start, End     time.Time
+	// Expires is when an active tag is set to expire (zero: never).
+	Expires time.Time
 }
 
 // Active reports whether the tag still points at the manifest.
@@ -45,7 +48,7 @@ func (s *Store) moveTag(ctx context.Context, tx *sql.Tx, repoID int64, tag strin
 // Tags lists the active tag names of a repository in lexical order, after last, at most n.
 func (s *Store) Tags(ctx context.Context, repoID int64, last string, n int) ([]string, error) {
 	rows, err := s.query(ctx, `SELECT name FROM tag WHERE repository_id = ? AND lifetime_end IS NULL AND name > ?
-		ORDER BY name LIMIT ?`, repoID, last, n)
+		AND (expires_at IS NULL OR expires_at > ?) ORDER BY name LIMIT ?`, repoID, last, s.now(), n)
 	if err != nil {
 		return nil, fmt.Errorf("list tags: %w", err)
 	}
@@ -82,9 +85,9 @@ func (s *Store) DeleteTag(ctx context.Context, repoID int64, tag string) error {
 // TagHistory lists the lifetimes of a repository's tags (of one tag when name is set), newest
 // first, at most n.
 func (s *Store) TagHistory(ctx context.Context, repoID int64, name string, n int) ([]TagEvent, error) {
-	query := `SELECT t.name, m.digest, t.lifetime_start, t.lifetime_end FROM tag t JOIN manifest m ON m.id = t.manifest_id
+	query := `SELECT t.name, m.digest, t.lifetime_start, COALESCE(t.lifetime_end, CASE WHEN t.expires_at <= ? THEN t.expires_at END), t.expires_at FROM tag t JOIN manifest m ON m.id = t.manifest_id
 		WHERE t.repository_id = ?`
-	args := []any{repoID}
+	args := []any{s.now(), repoID}
 	if name != "" {
 		query += " AND t.name = ?"
 		args = append(args, name)
@@ -100,13 +103,15 @@ func (s *Store) TagHistory(ctx context.Context, repoID int64, name string, n int
 	for rows.Next() {
 		var e TagEvent
 		var start int64
-		var end sql.NullInt64
-		if err := rows.Scan(&e.Name, &e.ManifestDigest, &start, &end); err != nil {
+		var end, expires sql.NullInt64
+		if err := rows.Scan(&e.Name, &e.ManifestDigest, &start, &end, &expires); err != nil {
 			return nil, fmt.Errorf("tag history: %w", err)
 		}
 		e.Start = time.UnixMicro(start)
 		if end.Valid {
 			e.End = time.UnixMicro(end.Int64)
+		} else if expires.Valid {
+			e.Expires = time.UnixMicro(expires.Int64)
 		}
 		out = append(out, e)
 	}
@@ -129,4 +134,65 @@ func (s *Store) RestoreTag(ctx context.Context, repoID int64, tag, digest string
 		}
 		return s.moveTag(ctx, tx, repoID, tag, id, now)
 	})
+}
+
+// SetTagExpiration makes an active tag expire at a time (zero: never). An expired tag ends
+// and stays in the history.
+func (s *Store) SetTagExpiration(ctx context.Context, repoID int64, tag string, at time.Time) error {
+	res, err := s.exec(ctx, `UPDATE tag SET expires_at = ? WHERE repository_id = ? AND name = ? AND lifetime_end IS NULL
+		AND (expires_at IS NULL OR expires_at > ?)`, optMicros(at), repoID, tag, s.now())
+	if err != nil {
+		return fmt.Errorf("set expiration of %s: %w", tag, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("set expiration of %s: %w", tag, ErrNotFound)
+	}
+	return nil
+}
+
+// Label is a key/value on a manifest: from its image config (source "manifest") or set
+// through the API (source "api").
+type Label struct {
+	ID         int64
+	UUID       string
+	ManifestID int64
+	Key        string
+	Value      string
+	MediaType  string
+	Source     string
+}
+
+// AddLabel stores a label.
+func (s *Store) AddLabel(ctx context.Context, l Label) (Label, error) {
+	err := s.queryRow(ctx, `INSERT INTO label (uuid, manifest_id, key, value, media_type, source_type, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+		l.UUID, l.ManifestID, l.Key, l.Value, l.MediaType, l.Source, s.now()).Scan(&l.ID)
+	if err != nil {
+		return Label{}, fmt.Errorf("add label: %w", err)
+	}
+	return l, nil
+}
+
+// Labels lists a manifest's labels whose key starts with prefix.
+func (s *Store) Labels(ctx context.Context, manifestID int64, prefix string) ([]Label, error) {
+	rows, err := s.query(ctx, `SELECT id, uuid, manifest_id, key, value, media_type, source_type FROM label WHERE manifest_id = ? ORDER BY id`, manifestID)
+	if err != nil {
+		return nil, fmt.Errorf("list labels: %w", err)
+	}
+	defer rows.Close()
+	out := []Label{}
+	for rows.Next() {
+		var l Label
+		if err := rows.Scan(&l.ID, &l.UUID, &l.ManifestID, &l.Key, &l.Value, &l.MediaType, &l.Source); err != nil {
+			return nil, fmt.Errorf("list labels: %w", err)
+		}
+		if strings.HasPrefix(l.Key, prefix) {
+			out = append(out, l)
+		}
+	}
+	return out, rows.Err()
+}
+
+// DeleteLabel removes a label of a manifest by uuid.
+func (s *Store) DeleteLabel(ctx context.Context, manifestID int64, uuid string) error {
+	return s.deleteOne(ctx, "DELETE FROM label WHERE manifest_id = ? AND uuid = ?", "label", manifestID, uuid)
 }
