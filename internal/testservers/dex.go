@@ -152,7 +152,7 @@ func (s *DexServer) start(t testing.TB, bin, config string) (retry bool, err err
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		dexStop(cmd.Process.Pid, done)
+		stopGroup(cmd.Process.Pid, done)
 		if t.Failed() {
 			t.Logf("dex's output ends:\n%s", out.Tail(8192))
 		}
@@ -171,22 +171,6 @@ func (s *DexServer) start(t testing.TB, bin, config string) (retry bool, err err
 		return inUse, fmt.Errorf("%w; dex's output ends:\n%s", err, tail)
 	}
 	return false, nil
-}
-
-// dexStop terminates Dex's process group and waits for it.
-func dexStop(pid int, done <-chan struct{}) {
-	select {
-	case <-done:
-		return
-	default:
-	}
-	syscall.Kill(-pid, syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		syscall.Kill(-pid, syscall.SIGKILL)
-		<-done
-	}
 }
 
 // dexWebDir finds the web directory (HTML templates, styles, themes) of the Dex module the

@@ -148,7 +148,7 @@ func (s *SlapdServer) start(t testing.TB, bin, dir string) (retry bool, err erro
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() { slapdStop(cmd.Process.Pid, done) })
+	t.Cleanup(func() { stopGroup(cmd.Process.Pid, done) })
 
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -167,22 +167,6 @@ func (s *SlapdServer) start(t testing.TB, bin, dir string) (retry bool, err erro
 			return false, fmt.Errorf("slapd did not accept a bind on %s within 30s: %w; its output ends:\n%s", s.URI, err, out.Tail(4096))
 		}
 		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// slapdStop terminates slapd's process group and waits for it.
-func slapdStop(pid int, done <-chan struct{}) {
-	select {
-	case <-done:
-		return
-	default:
-	}
-	syscall.Kill(-pid, syscall.SIGTERM)
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		syscall.Kill(-pid, syscall.SIGKILL)
-		<-done
 	}
 }
 

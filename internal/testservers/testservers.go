@@ -168,3 +168,20 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	}
 	return s.w.Write(b)
 }
+
+// stopGroup terminates a server's process group (SIGTERM, then SIGKILL after ten seconds)
+// and waits until done is closed.
+func stopGroup(pid int, done <-chan struct{}) {
+	select {
+	case <-done:
+		return
+	default:
+	}
+	syscall.Kill(-pid, syscall.SIGTERM)
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		syscall.Kill(-pid, syscall.SIGKILL)
+		<-done
+	}
+}

@@ -49,6 +49,9 @@ type LogFilter struct {
 	Performer    string
 	Kinds        []string
 	Start, End   time.Time
+	// Involving keeps the entries in this user's namespace or performed by the user
+	// (AccountID and PerformerID are then ignored).
+	Involving int64
 	// BeforeID pages backwards: only entries with a smaller id.
 	BeforeID int64
 	Limit    int
@@ -58,14 +61,18 @@ func (f LogFilter) where() (string, []any) {
 	var where []string
 	var args []any
 	add := func(cond string, v ...any) { where = append(where, cond); args = append(args, v...) }
-	if f.AccountID != 0 {
+	switch {
+	case f.Involving != 0:
+		add("(account_id = ? OR performer_id = ?)", f.Involving, f.Involving)
+	case f.AccountID != 0 && f.PerformerID != 0:
+		add("account_id = ? AND performer_id = ?", f.AccountID, f.PerformerID)
+	case f.AccountID != 0:
 		add("account_id = ?", f.AccountID)
+	case f.PerformerID != 0:
+		add("performer_id = ?", f.PerformerID)
 	}
 	if f.RepositoryID != 0 {
 		add("repository_id = ?", f.RepositoryID)
-	}
-	if f.PerformerID != 0 {
-		add("performer_id = ?", f.PerformerID)
 	}
 	if f.Performer != "" {
 		add("performer = ?", f.Performer)
