@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/wharf-registry/wharf/registry/audit"
 	"github.com/wharf-registry/wharf/registry/auth"
@@ -31,6 +32,10 @@ type Options struct {
 	TeamSyncing bool
 	// ServerHostname and Scheme make absolute URLs.
 	ServerHostname, Scheme string
+	// TagExpiration is DEFAULT_TAG_EXPIRATION: how long deleted and moved tags stay
+	// restorable (the time machine window); the views report it as tag_expiration_s.
+	// Zero means Quay's default, two weeks.
+	TagExpiration time.Duration
 	// SyncTeam synchronizes a team with its directory group at once (nil when no
 	// directory is configured).
 	SyncTeam func(r *http.Request, team store.Team) error
@@ -48,6 +53,9 @@ type API struct {
 
 // New returns the API handler.
 func New(st *store.Store, as *auth.Service, al *audit.Logger, opts Options, log *slog.Logger) *API {
+	if opts.TagExpiration <= 0 {
+		opts.TagExpiration = 14 * 24 * time.Hour
+	}
 	a := &API{store: st, auth: as, audit: al, opts: opts, log: log}
 	for _, group := range [][]*Route{
 		a.discoveryRoutes(),
@@ -197,9 +205,12 @@ func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var allowed []string
 	best := -1
 	for _, rt := range a.routes {
+		// A trailing slash is optional both ways (Quay's /api/v1/user/ is also /api/v1/user).
 		p, ok := rt.match(segs)
 		if !ok && strings.HasSuffix(r.URL.Path, "/") {
 			p, ok = rt.match(segs[:len(segs)-1])
+		} else if !ok {
+			p, ok = rt.match(append(segs[:len(segs):len(segs)], ""))
 		}
 		if !ok {
 			continue

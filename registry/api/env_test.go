@@ -18,9 +18,10 @@ import (
 	"github.com/wharf-registry/wharf/registry/store"
 )
 
-func TestMain(m *testing.M) { testservers.Main(m) }
+// TestMain runs every API test on SQLite, then on PostgreSQL.
+func TestMain(m *testing.M) { testservers.MainDialects(m) }
 
-// env is an API server over a fresh SQLite database (or PostgreSQL, see newEnvOn).
+// env is an API server over a fresh database of the run's dialect (testservers.Dialect).
 type env struct {
 	t     *testing.T
 	srv   *httptest.Server
@@ -50,7 +51,7 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	opts := store.Options{URI: "sqlite:///" + filepath.Join(t.TempDir(), "wharf.db")}
-	if o.postgres {
+	if o.postgres || testservers.Dialect() == "postgres" {
 		opts.URI = testservers.Postgres(t).NewDatabase(t)
 	}
 	st, err := store.Open(ctx, opts)

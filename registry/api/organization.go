@@ -147,7 +147,7 @@ func (a *API) acctOrgView(c *Call, org store.Namespace) (map[string]any, error) 
 	}
 	if admin {
 		view["invoice_email"] = false
-		view["tag_expiration_s"] = acctTagExpirationS
+		view["tag_expiration_s"] = int64(a.opts.TagExpiration.Seconds())
 	}
 	return view, nil
 }

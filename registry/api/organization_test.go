@@ -187,7 +187,7 @@ func TestAcctOrgMembers(t *testing.T) {
 	e.user("root")
 	ctx := context.Background()
 	org := acctOrg(e, "acme", alice)
-	robot, err := e.store.CreateRobot(ctx, org.ID, "acme+ci", "", auth.RandomToken(64))
+	robot, _, err := e.auth.CreateRobot(ctx, org.ID, "acme+ci", "", "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 
 	"github.com/wharf-registry/wharf/registry/auth"
@@ -106,15 +107,33 @@ func (a *API) listRepoUserPermissions(c *Call) (any, error) {
 // repoUserPermission finds the direct role of an account on a repository (ok false when none).
 func (a *API) repoUserPermission(ctx context.Context, repoID int64, username string) (store.Permission, bool, error) {
 	perms, err := a.store.UserPermissions(ctx, repoID)
+	return findPermission(perms, err, func(p store.Permission) bool { return p.Account.Name == username })
+}
+
+// findPermission picks the permission match selects from a listing (ok false when none).
+func findPermission(perms []store.Permission, err error, match func(store.Permission) bool) (store.Permission, bool, error) {
 	if err != nil {
 		return store.Permission{}, false, err
 	}
 	for _, p := range perms {
-		if p.Account.Name == username {
+		if match(p) {
 			return p, true, nil
 		}
 	}
 	return store.Permission{}, false, nil
+}
+
+// logGrant records a role given on a repository: add_repo_permission when the holder had
+// none, change_repo_permission with the original role otherwise. holder names who (the
+// "username" or "team" metadata).
+func logGrant(c *Call, repo store.Repository, holder map[string]any, role string, prev store.Permission, existed bool) error {
+	kind, meta := "add_repo_permission", map[string]any{"repo": repo.Name, "namespace": repo.Namespace, "role": role}
+	maps.Copy(meta, holder)
+	if existed {
+		kind = "change_repo_permission"
+		meta["original_role"] = prev.Role
+	}
+	return c.LogRepo(kind, repo, meta)
 }
 
 func (a *API) getUserPermissions(c *Call) (any, error) {
@@ -182,12 +201,7 @@ func (a *API) changeUserPermissions(c *Call) (any, error) {
 		return nil, err
 	}
 	a.auth.Forget()
-	kind, meta := "add_repo_permission", map[string]any{"username": username, "repo": repo.Name, "namespace": repo.Namespace, "role": role}
-	if existed {
-		kind = "change_repo_permission"
-		meta["original_role"] = prev.Role
-	}
-	if err := c.LogRepo(kind, repo, meta); err != nil {
+	if err := logGrant(c, repo, map[string]any{"username": username}, role, prev, existed); err != nil {
 		return nil, err
 	}
 	members, err := a.repoOrgMembers(ctx, repoNamespaceOf(repo))
@@ -257,15 +271,7 @@ func (a *API) repoTeam(c *Call, repo store.Repository) (store.Team, error) {
 // repoTeamPermission finds a team's role on a repository (ok false when none).
 func (a *API) repoTeamPermission(ctx context.Context, repoID, teamID int64) (store.Permission, bool, error) {
 	perms, err := a.store.TeamPermissions(ctx, repoID)
-	if err != nil {
-		return store.Permission{}, false, err
-	}
-	for _, p := range perms {
-		if p.Team.ID == teamID {
-			return p, true, nil
-		}
-	}
-	return store.Permission{}, false, nil
+	return findPermission(perms, err, func(p store.Permission) bool { return p.Team.ID == teamID })
 }
 
 func (a *API) getTeamPermissions(c *Call) (any, error) {
@@ -309,12 +315,7 @@ func (a *API) changeTeamPermissions(c *Call) (any, error) {
 		return nil, err
 	}
 	a.auth.Forget()
-	kind, meta := "add_repo_permission", map[string]any{"team": t.Name, "repo": repo.Name, "namespace": repo.Namespace, "role": role}
-	if existed {
-		kind = "change_repo_permission"
-		meta["original_role"] = prev.Role
-	}
-	if err := c.LogRepo(kind, repo, meta); err != nil {
+	if err := logGrant(c, repo, map[string]any{"team": t.Name}, role, prev, existed); err != nil {
 		return nil, err
 	}
 	return repoTeamPermView(store.Permission{Role: role, Team: t}), nil

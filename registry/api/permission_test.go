@@ -11,11 +11,11 @@ func TestRepositoryUserPermissions(t *testing.T) {
 	e, org := rtWorld(t)
 	priv := rtRepo(e, "acme", "priv", false)
 	rtGrant(e, priv, "dave", "write")
-	if _, err := e.store.CreateRobot(context.Background(), org.ID, "acme+ci", "", "secret"); err != nil {
+	if _, _, err := e.auth.CreateRobot(context.Background(), org.ID, "acme+ci", "", "secret"); err != nil {
 		t.Fatal(err)
 	}
 	dave, _ := e.store.UserByName(context.Background(), "dave")
-	if _, err := e.store.CreateRobot(context.Background(), dave.ID, "dave+bot", "", "secret2"); err != nil {
+	if _, _, err := e.auth.CreateRobot(context.Background(), dave.ID, "dave+bot", "", "secret2"); err != nil {
 		t.Fatal(err)
 	}
 	base := "/api/v1/repository/acme/priv/permissions/user/"

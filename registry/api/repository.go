@@ -18,10 +18,6 @@ import (
 // reposPerPage is the page size of the repository list (Quay's).
 const reposPerPage = 100
 
-// defaultTagExpirationSeconds is tag_expiration_s: how long deleted and moved tags stay
-// restorable (Quay's default of two weeks).
-const defaultTagExpirationSeconds = 14 * 24 * 3600
-
 // repositoryRoutes are the repository list, creation and visibility. The routes on
 // /api/v1/repository/{repository} itself come last in the route table (see
 // repositoryItemRoutes): {repository} spans any number of segments, so they would otherwise
@@ -216,7 +212,7 @@ func (a *API) getRepo(c *Call) (any, error) {
 	out := map[string]any{
 		"namespace": repo.Namespace, "name": repo.Name, "kind": "image", "description": repo.Description,
 		"is_public": repo.Public, "is_organization": repo.NamespaceKind == store.KindOrg, "is_starred": false,
-		"status_token": "", "trust_enabled": false, "tag_expiration_s": defaultTagExpirationSeconds, "state": "NORMAL",
+		"status_token": "", "trust_enabled": false, "tag_expiration_s": int64(a.opts.TagExpiration.Seconds()), "state": "NORMAL",
 		"can_write": store.StrongerRole(acc.Role, store.RoleWrite) == acc.Role && acc.Role != "",
 		"can_admin": acc.Role == store.RoleAdmin,
 	}

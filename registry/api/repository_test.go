@@ -376,8 +376,8 @@ func TestGetRepository(t *testing.T) {
 	if len(tags) != 2 || latest["manifest_digest"] == nil || latest["size"] != float64(357) || latest["last_modified"] == nil {
 		t.Errorf("tags = %v", out["tags"])
 	}
-	if _, ok := out["tag_expiration_s"]; !ok {
-		t.Error("no tag_expiration_s")
+	if out["tag_expiration_s"] != float64(14*24*3600) {
+		t.Errorf("tag_expiration_s = %v, want two weeks (Quay's default)", out["tag_expiration_s"])
 	}
 	out = nil
 	e.must(200, "GET", "/api/v1/repository/acme/priv?includeTags=false", "dave", nil, &out)

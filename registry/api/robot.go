@@ -11,9 +11,6 @@ import (
 	"github.com/wharf-registry/wharf/registry/store"
 )
 
-// acctRobotTokenLength is the length of robot tokens (as Quay's).
-const acctRobotTokenLength = 64
-
 func (a *API) robotRoutes() []*Route {
 	const user, org = "/api/v1/user/robots", "/api/v1/organization/{orgname}/robots"
 	listQuery := []string{"permissions", "token", "limit"}
@@ -113,7 +110,7 @@ func (a *API) acctRobotView(ctx context.Context, owner acctRobotOwner, r store.U
 		"unstructured_metadata": map[string]any{},
 	}
 	if token && owner.Admin {
-		tok, err := a.store.RobotToken(ctx, r.ID)
+		tok, err := a.auth.RobotToken(ctx, r)
 		if err != nil {
 			return nil, fmt.Errorf("robot token: %w", err)
 		}
@@ -204,7 +201,7 @@ func (a *API) acctCreateRobot(c *Call, owner acctRobotOwner) (any, error) {
 		return nil, badRequest("unstructured_metadata is not supported")
 	}
 	full := owner.Name + "+" + short
-	r, err := a.store.CreateRobot(ctx, owner.ID, full, req.Description, auth.RandomToken(acctRobotTokenLength))
+	r, _, err := a.auth.CreateRobot(ctx, owner.ID, full, req.Description, "")
 	if errors.Is(err, store.ErrExists) {
 		return nil, badRequest("Existing robot with name: " + full)
 	}
@@ -239,10 +236,9 @@ func (a *API) acctRegenerateRobot(c *Call, owner acctRobotOwner) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := a.store.SetRobotToken(ctx, r.ID, auth.RandomToken(acctRobotTokenLength)); err != nil {
+	if _, err := a.auth.RegenerateRobotToken(ctx, r); err != nil {
 		return nil, acctStoreErr(err, "robot "+r.Name)
 	}
-	a.auth.Forget()
 	if err := c.Log("regenerate_robot_token", owner.Name, owner.ID, "", 0, map[string]any{"robot": acctRobotShortName(r.Name)}); err != nil {
 		return nil, err
 	}

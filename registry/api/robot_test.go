@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/wharf-registry/wharf/registry/auth"
@@ -249,6 +250,16 @@ func TestAcctRobotTokenLogin(t *testing.T) {
 	}
 	// Robots cannot use the REST API itself.
 	e.must(http.StatusForbidden, "GET", "/api/v1/user/", "basic:alice+ci:"+oldToken, nil, nil)
+
+	// The database holds the token encrypted, never in clear.
+	rb, err := e.store.Account(ctx, "alice+ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored, err := e.store.RobotToken(ctx, rb.ID)
+	if err != nil || strings.Contains(stored, oldToken) || len(stored) <= len(oldToken) {
+		t.Errorf("stored robot token %q (%v) holds the token %q in clear", stored, err, oldToken)
+	}
 
 	e.must(http.StatusOK, "POST", "/api/v1/user/robots/ci/regenerate", "alice", nil, acctFresh(&robot))
 	newToken := robot["token"].(string)

@@ -57,7 +57,7 @@ type tagView struct {
 
 func newTagView(r store.TagRecord) tagView {
 	v := tagView{Name: r.Name, StartTS: r.Start.Unix(), ManifestDigest: r.ManifestDigest,
-		IsManifestList: isManifestList(r.MediaType), Size: r.Size, LastModified: tagDate(r.Start)}
+		IsManifestList: isManifestList(r.MediaType), Size: r.Size, LastModified: tagDate(r.Start), Reversion: r.Reversion}
 	end := r.End
 	if end.IsZero() {
 		end = r.Expires

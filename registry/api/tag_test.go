@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 )
@@ -193,8 +194,17 @@ func TestDeleteAndRestoreTag(t *testing.T) {
 	}
 	var list rtTagList
 	e.must(200, "GET", "/api/v1/repository/acme/priv/tag/?onlyActiveTags=true", "carol", nil, &list)
-	if len(list.Tags) != 1 || list.Tags[0].ManifestDigest != m1.Digest {
+	if len(list.Tags) != 1 || list.Tags[0].ManifestDigest != m1.Digest || list.Tags[0].Reversion == nil || !*list.Tags[0].Reversion {
 		t.Fatalf("after restore %+v", list.Tags)
+	}
+	// In the history only the restored lifetime is a reversion.
+	e.must(200, "GET", "/api/v1/repository/acme/priv/tag/?specificTag=latest", "carol", nil, &list)
+	var reversions []bool
+	for _, tg := range list.Tags {
+		reversions = append(reversions, *tg.Reversion)
+	}
+	if fmt.Sprint(reversions) != "[true false false]" {
+		t.Fatalf("history reversions %v, want [true false false] (restored, moved, first push)", reversions)
 	}
 	m = rtLastLog(t, e, "revert_tag", 1, "dave", "acme/priv")
 	if m["tag"] != "latest" || m["manifest_digest"] != m1.Digest {

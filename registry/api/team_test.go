@@ -125,10 +125,10 @@ func TestAcctTeamMembers(t *testing.T) {
 	org := acctOrg(e, "acme", alice)
 	acctTeam(e, org, "devs", store.TeamMember)
 	acctTeam(e, org, "ops", store.TeamMember, carol)
-	if _, err := e.store.CreateRobot(ctx, org.ID, "acme+ci", "", auth.RandomToken(64)); err != nil {
+	if _, _, err := e.auth.CreateRobot(ctx, org.ID, "acme+ci", "", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.store.CreateRobot(ctx, bob.ID, "bob+bot", "", auth.RandomToken(64)); err != nil {
+	if _, _, err := e.auth.CreateRobot(ctx, bob.ID, "bob+bot", "", ""); err != nil {
 		t.Fatal(err)
 	}
 
@@ -296,7 +296,7 @@ func TestAcctTeamSync(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.store.CreateRobot(ctx, org.ID, "acme+ci", "", auth.RandomToken(64)); err != nil {
+	if _, _, err := l.auth.CreateRobot(ctx, org.ID, "acme+ci", "", ""); err != nil {
 		t.Fatal(err)
 	}
 

@@ -18,10 +18,6 @@ import (
 	"github.com/wharf-registry/wharf/registry/store"
 )
 
-// acctTagExpirationS is the tag_expiration_s the user and organization views report: the
-// time a tag removed from a repository can still be restored (two weeks, as Quay's default).
-const acctTagExpirationS = 14 * 24 * 60 * 60
-
 // acctAvatarColors are the background colors of generated avatars.
 var acctAvatarColors = []string{
 	"#8c564b", "#1f77b4", "#2ca02c", "#d62728", "#9467bd", "#e377c2", "#17becf", "#bcbd22",
@@ -180,7 +176,7 @@ func (a *API) acctUserView(c *Call, u store.User) (map[string]any, error) {
 		"logins":              []any{},
 		"invoice_email":       false,
 		"preferred_namespace": false,
-		"tag_expiration_s":    acctTagExpirationS,
+		"tag_expiration_s":    int64(a.opts.TagExpiration.Seconds()),
 		"prompts":             []any{},
 		"organizations":       orgViews,
 		"super_user":          a.auth.Superuser(auth.Identity{User: &u}),

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/wharf-registry/wharf/registry/api"
 	"github.com/wharf-registry/wharf/registry/auth"
@@ -183,6 +184,22 @@ func TestAcctUserGet(t *testing.T) {
 	}
 	if byName["other"]["is_org_admin"] != false || byName["other"]["can_create_repo"] != true {
 		t.Errorf("other (creator): %v", byName["other"])
+	}
+
+	// tag_expiration_s is DEFAULT_TAG_EXPIRATION.
+	short := newEnvWith(t, envOptions{api: api.Options{TagExpiration: 3 * time.Hour}})
+	short.user("alice")
+	var view map[string]any
+	short.must(http.StatusOK, "GET", "/api/v1/user/", "alice", nil, acctFresh(&view))
+	if view["tag_expiration_s"] != float64(3*3600) {
+		t.Errorf("tag_expiration_s with DEFAULT_TAG_EXPIRATION 3h: %v", view["tag_expiration_s"])
+	}
+
+	// The trailing slash is optional, as clients write both.
+	var bare map[string]any
+	e.must(http.StatusOK, "GET", "/api/v1/user", "alice", nil, acctFresh(&bare))
+	if bare["username"] != "alice" {
+		t.Errorf("GET /api/v1/user: %v", bare)
 	}
 
 	var root map[string]any

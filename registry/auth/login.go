@@ -92,7 +92,7 @@ func (s *Service) verify(ctx context.Context, username, password string, lc Logi
 		if err != nil {
 			return Identity{}, fmt.Errorf("login: %w", err)
 		}
-		tok, err := s.store.RobotToken(ctx, robot.ID)
+		tok, err := s.RobotToken(ctx, robot)
 		if err != nil {
 			return Identity{}, fmt.Errorf("login: %w", err)
 		}

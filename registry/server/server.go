@@ -170,6 +170,7 @@ func (s *Server) routes() http.Handler {
 		TeamSyncing:    cfg.FeatureTeamSyncing,
 		ServerHostname: cfg.ServerHostname,
 		Scheme:         cfg.PreferredURLScheme,
+		TagExpiration:  cfg.DefaultTagExpiration.D(),
 	}
 	if s.TeamSync != nil {
 		apiOpts.SyncTeam = func(r *http.Request, team store.Team) error { return s.TeamSync.Sync(r.Context(), team) }

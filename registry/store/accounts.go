@@ -169,7 +169,7 @@ func idList(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]int64
 	return ids, rows.Err()
 }
 
-// CreateRobot adds robot OWNER+NAME with its token.
+// CreateRobot adds robot OWNER+NAME with its token (stored as given: auth seals it first).
 func (s *Store) CreateRobot(ctx context.Context, ownerID int64, fullName, description, token string) (User, error) {
 	var id int64
 	err := s.queryRow(ctx, `INSERT INTO namespace (name, kind, owner_id, description, robot_token, enabled, created_at)
@@ -188,7 +188,7 @@ func (s *Store) Robots(ctx context.Context, ownerID int64) ([]User, error) {
 	return s.users(ctx, "SELECT "+userColumns+" FROM namespace WHERE kind = 'robot' AND owner_id = ? ORDER BY name", ownerID)
 }
 
-// RobotToken returns a robot's token.
+// RobotToken returns a robot's token as stored (sealed by auth).
 func (s *Store) RobotToken(ctx context.Context, robotID int64) (string, error) {
 	var tok string
 	if err := s.queryRow(ctx, "SELECT robot_token FROM namespace WHERE id = ? AND kind = 'robot'", robotID).Scan(&tok); err != nil {

@@ -21,6 +21,8 @@ type TagRecord struct {
 	Start, End time.Time
 	// Expires is when an active tag is set to expire (zero: never).
 	Expires time.Time
+	// Reversion tells a lifetime started by restoring an earlier manifest.
+	Reversion bool
 }
 
 // Active reports whether the tag still points at the manifest.
@@ -42,7 +44,7 @@ func (s *Store) TagRecords(ctx context.Context, repoID int64, tq TagQuery) ([]Ta
 	now := s.now()
 	query := `SELECT t.name, m.digest, m.media_type,
 			CAST(COALESCE((SELECT SUM(b.size) FROM manifest_blob mb JOIN blob b ON b.id = mb.blob_id WHERE mb.manifest_id = m.id), 0) AS BIGINT),
-			t.lifetime_start, COALESCE(t.lifetime_end, CASE WHEN t.expires_at <= ? THEN t.expires_at END), t.expires_at
+			t.lifetime_start, COALESCE(t.lifetime_end, CASE WHEN t.expires_at <= ? THEN t.expires_at END), t.expires_at, t.reversion
 		FROM tag t JOIN manifest m ON m.id = t.manifest_id WHERE t.repository_id = ?`
 	args := []any{now, repoID}
 	if tq.Name != "" {
@@ -65,7 +67,7 @@ func (s *Store) TagRecords(ctx context.Context, repoID int64, tq TagQuery) ([]Ta
 		var r TagRecord
 		var start int64
 		var end, expires sql.NullInt64
-		if err := rows.Scan(&r.Name, &r.ManifestDigest, &r.MediaType, &r.Size, &start, &end, &expires); err != nil {
+		if err := rows.Scan(&r.Name, &r.ManifestDigest, &r.MediaType, &r.Size, &start, &end, &expires, &r.Reversion); err != nil {
 			return nil, fmt.Errorf("list tags of repository %d: %w", repoID, err)
 		}
 		r.Start = fromMicros(start)

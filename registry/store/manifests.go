@@ -131,7 +131,7 @@ func (s *Store) lockRepo(ctx context.Context, tx *sql.Tx, repoID int64) error {
 
 const manifestColumns = "m.id, m.repository_id, m.digest, m.media_type, m.artifact_type, m.subject_digest, m.annotations, m.content, m.created_at"
 
-func scanManifest(row interface{ Scan(...any) error }) (Manifest, error) {
+func scanManifest(row scanner) (Manifest, error) {
 	var m Manifest
 	var created int64
 	err := row.Scan(&m.ID, &m.RepositoryID, &m.Digest, &m.MediaType, &m.ArtifactType, &m.Subject, &m.Annotations, &m.Content, &created)

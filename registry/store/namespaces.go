@@ -45,7 +45,7 @@ func (u User) Robot() bool { return u.Kind == KindRobot }
 const userColumns = `id, name, kind, email, password_hash, superuser, enabled, COALESCE(owner_id, 0), login_source,
 	external_id, description, created_at, COALESCE(last_accessed, 0), failed_logins, last_failed_login`
 
-func scanUser(row interface{ Scan(...any) error }) (User, error) {
+func scanUser(row scanner) (User, error) {
 	var u User
 	var created, accessed, failed int64
 	err := row.Scan(&u.ID, &u.Name, &u.Kind, &u.Email, &u.PasswordHash, &u.Superuser, &u.Enabled, &u.OwnerID,

@@ -151,43 +151,19 @@ func (s *Store) deleteOne(ctx context.Context, query, what string, args ...any) 
 
 // UserPermissions lists the users' and robots' roles on a repository.
 func (s *Store) UserPermissions(ctx context.Context, repoID int64) ([]Permission, error) {
-	rows, err := s.query(ctx, "SELECT p.role, "+userColumns+` FROM repo_user_permission p
+	return list(ctx, s, "permissions", func(row scanner) (p Permission, err error) {
+		p.Account, err = scanUser(rowPrefix{row, &p.Role})
+		return p, err
+	}, "SELECT p.role, "+userColumns+` FROM repo_user_permission p
 		JOIN namespace n ON n.id = p.user_id WHERE p.repository_id = ? ORDER BY n.name`, repoID)
-	if err != nil {
-		return nil, fmt.Errorf("list permissions: %w", err)
-	}
-	defer rows.Close()
-	out := []Permission{}
-	for rows.Next() {
-		var p Permission
-		var role string
-		u, err := scanUser(rowPrefix{rows, &role})
-		if err != nil {
-			return nil, fmt.Errorf("list permissions: %w", err)
-		}
-		p.Role, p.Account = role, u
-		out = append(out, p)
-	}
-	return out, rows.Err()
 }
 
 // TeamPermissions lists the teams' roles on a repository.
 func (s *Store) TeamPermissions(ctx context.Context, repoID int64) ([]Permission, error) {
-	rows, err := s.query(ctx, `SELECT p.role, t.id, t.org_id, t.name, t.role, t.description FROM repo_team_permission p
+	return list(ctx, s, "team permissions", func(row scanner) (p Permission, err error) {
+		return p, row.Scan(&p.Role, &p.Team.ID, &p.Team.OrgID, &p.Team.Name, &p.Team.Role, &p.Team.Description)
+	}, `SELECT p.role, t.id, t.org_id, t.name, t.role, t.description FROM repo_team_permission p
 		JOIN team t ON t.id = p.team_id WHERE p.repository_id = ? ORDER BY t.name`, repoID)
-	if err != nil {
-		return nil, fmt.Errorf("list team permissions: %w", err)
-	}
-	defer rows.Close()
-	out := []Permission{}
-	for rows.Next() {
-		var p Permission
-		if err := rows.Scan(&p.Role, &p.Team.ID, &p.Team.OrgID, &p.Team.Name, &p.Team.Role, &p.Team.Description); err != nil {
-			return nil, fmt.Errorf("list team permissions: %w", err)
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
 }
 
 // AccountRepoPermissions lists the repositories a user or robot holds a direct role on.
@@ -201,28 +177,15 @@ func (s *Store) TeamRepoPermissions(ctx context.Context, teamID int64) ([]Permis
 }
 
 func (s *Store) repoPermissions(ctx context.Context, query string, id int64) ([]Permission, error) {
-	rows, err := s.query(ctx, query, id)
-	if err != nil {
-		return nil, fmt.Errorf("list permissions: %w", err)
-	}
-	defer rows.Close()
-	out := []Permission{}
-	for rows.Next() {
-		var p Permission
-		var role string
-		r, err := scanRepo(rowPrefix{rows, &role})
-		if err != nil {
-			return nil, fmt.Errorf("list permissions: %w", err)
-		}
-		p.Role, p.Repository = role, r
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return list(ctx, s, "permissions", func(row scanner) (p Permission, err error) {
+		p.Repository, err = scanRepo(rowPrefix{row, &p.Role})
+		return p, err
+	}, query, id)
 }
 
 // rowPrefix scans leading columns into extra destinations before a row scanner's own.
 type rowPrefix struct {
-	row   interface{ Scan(...any) error }
+	row   scanner
 	first any
 }
 
@@ -242,7 +205,7 @@ type Prototype struct {
 
 const prototypeColumns = "id, uuid, org_id, COALESCE(activating_user_id, 0), COALESCE(delegate_user_id, 0), COALESCE(delegate_team_id, 0), role"
 
-func scanPrototype(row interface{ Scan(...any) error }) (Prototype, error) {
+func scanPrototype(row scanner) (Prototype, error) {
 	var p Prototype
 	err := row.Scan(&p.ID, &p.UUID, &p.OrgID, &p.ActivatingUserID, &p.DelegateUserID, &p.DelegateTeamID, &p.Role)
 	return p, err
@@ -268,20 +231,7 @@ func (s *Store) CreatePrototype(ctx context.Context, p Prototype) (Prototype, er
 
 // Prototypes lists an organization's default permissions.
 func (s *Store) Prototypes(ctx context.Context, orgID int64) ([]Prototype, error) {
-	rows, err := s.query(ctx, "SELECT "+prototypeColumns+" FROM prototype WHERE org_id = ? ORDER BY id", orgID)
-	if err != nil {
-		return nil, fmt.Errorf("list default permissions: %w", err)
-	}
-	defer rows.Close()
-	out := []Prototype{}
-	for rows.Next() {
-		p, err := scanPrototype(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, rows.Err()
+	return list(ctx, s, "default permissions", scanPrototype, "SELECT "+prototypeColumns+" FROM prototype WHERE org_id = ? ORDER BY id", orgID)
 }
 
 // Prototype looks up a default permission of an organization by uuid.

@@ -31,7 +31,7 @@ const repoColumns = "r.id, r.namespace_id, n.name, n.kind, r.name, r.visibility 
 
 const repoSelect = "SELECT " + repoColumns + " FROM repository r JOIN namespace n ON n.id = r.namespace_id"
 
-func scanRepo(row interface{ Scan(...any) error }) (Repository, error) {
+func scanRepo(row scanner) (Repository, error) {
 	var r Repository
 	var created int64
 	err := row.Scan(&r.ID, &r.NamespaceID, &r.Namespace, &r.NamespaceKind, &r.Name, &r.Public, &r.Description, &created)
@@ -206,20 +206,7 @@ func (s *Store) Catalog(ctx context.Context, v Viewer, last string, n int) ([]st
 	}
 	query += " LIMIT ?"
 	args = append(args, n)
-	rows, err := s.query(ctx, query, args...)
-	if err != nil {
-		return nil, fmt.Errorf("catalog: %w", err)
-	}
-	defer rows.Close()
-	names := []string{}
-	for rows.Next() {
-		var name string
-		if err := rows.Scan(&name); err != nil {
-			return nil, fmt.Errorf("catalog: %w", err)
-		}
-		names = append(names, name)
-	}
-	return names, rows.Err()
+	return list(ctx, s, "catalog", scanString, query, args...)
 }
 
 // DeleteRepository deletes a repository with its tags, manifests, links, uploads, permissions
@@ -292,7 +279,7 @@ func (s *Store) ListRepositories(ctx context.Context, l RepoListing) ([]Reposito
 
 // rowSuffix scans trailing columns into extra destinations after a row scanner's own.
 type rowSuffix struct {
-	row  interface{ Scan(...any) error }
+	row  scanner
 	last any
 }
 

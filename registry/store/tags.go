@@ -25,6 +25,11 @@ func (e TagEvent) Active() bool { return e.End.IsZero() }
 // moveTag points tag at manifestID, closing its current lifetime; nothing changes when it
 // already points there.
 func (s *Store) moveTag(ctx context.Context, tx *sql.Tx, repoID int64, tag string, manifestID, now int64) error {
+	return s.startTag(ctx, tx, repoID, tag, manifestID, now, false)
+}
+
+// startTag is moveTag that records whether the new lifetime restores an earlier manifest.
+func (s *Store) startTag(ctx context.Context, tx *sql.Tx, repoID int64, tag string, manifestID, now int64, reversion bool) error {
 	var curID, curManifest int64
 	err := tx.QueryRowContext(ctx, s.q(`SELECT id, manifest_id FROM tag WHERE repository_id = ? AND name = ? AND lifetime_end IS NULL`+s.forUpdate()),
 		repoID, tag).Scan(&curID, &curManifest)
@@ -38,8 +43,8 @@ func (s *Store) moveTag(ctx context.Context, tx *sql.Tx, repoID int64, tag strin
 	case !errors.Is(err, sql.ErrNoRows):
 		return fmt.Errorf("find tag %s: %w", tag, err)
 	}
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tag (repository_id, name, manifest_id, lifetime_start) VALUES (?, ?, ?, ?)`),
-		repoID, tag, manifestID, now); err != nil {
+	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO tag (repository_id, name, manifest_id, lifetime_start, reversion) VALUES (?, ?, ?, ?, ?)`),
+		repoID, tag, manifestID, now, reversion); err != nil {
 		return fmt.Errorf("set tag %s: %w", tag, err)
 	}
 	return nil
@@ -47,21 +52,8 @@ func (s *Store) moveTag(ctx context.Context, tx *sql.Tx, repoID int64, tag strin
 
 // Tags lists the active tag names of a repository in lexical order, after last, at most n.
 func (s *Store) Tags(ctx context.Context, repoID int64, last string, n int) ([]string, error) {
-	rows, err := s.query(ctx, `SELECT name FROM tag WHERE repository_id = ? AND lifetime_end IS NULL AND name > ?
+	return list(ctx, s, "tags", scanString, `SELECT name FROM tag WHERE repository_id = ? AND lifetime_end IS NULL AND name > ?
 		AND (expires_at IS NULL OR expires_at > ?) ORDER BY name LIMIT ?`, repoID, last, s.now(), n)
-	if err != nil {
-		return nil, fmt.Errorf("list tags: %w", err)
-	}
-	defer rows.Close()
-	tags := []string{}
-	for rows.Next() {
-		var t string
-		if err := rows.Scan(&t); err != nil {
-			return nil, fmt.Errorf("list tags: %w", err)
-		}
-		tags = append(tags, t)
-	}
-	return tags, rows.Err()
 }
 
 // DeleteTag ends a tag's lifetime; it stays in the history.
@@ -132,7 +124,7 @@ func (s *Store) RestoreTag(ctx context.Context, repoID int64, tag, digest string
 		if err != nil {
 			return notFound(err, "restore "+tag+": manifest "+digest)
 		}
-		return s.moveTag(ctx, tx, repoID, tag, id, now)
+		return s.startTag(ctx, tx, repoID, tag, id, now, true)
 	})
 }
 

@@ -33,7 +33,7 @@ const teamSelect = `SELECT t.id, t.org_id, t.name, t.role, t.description,
 	COALESCE(s.group_dn, ''), COALESCE(s.last_updated, 0)
 	FROM team t LEFT JOIN team_sync s ON s.team_id = t.id`
 
-func scanTeam(row interface{ Scan(...any) error }) (Team, error) {
+func scanTeam(row scanner) (Team, error) {
 	var t Team
 	err := row.Scan(&t.ID, &t.OrgID, &t.Name, &t.Role, &t.Description, &t.MemberCount, &t.RepoCount, &t.SyncGroup, &t.SyncLastUpdate)
 	return t, err
@@ -61,20 +61,7 @@ func (s *Store) Team(ctx context.Context, orgID int64, name string) (Team, error
 
 // Teams lists an organization's teams.
 func (s *Store) Teams(ctx context.Context, orgID int64) ([]Team, error) {
-	rows, err := s.query(ctx, teamSelect+" WHERE t.org_id = ? ORDER BY t.name", orgID)
-	if err != nil {
-		return nil, fmt.Errorf("list teams: %w", err)
-	}
-	defer rows.Close()
-	out := []Team{}
-	for rows.Next() {
-		t, err := scanTeam(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list teams: %w", err)
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return list(ctx, s, "teams", scanTeam, teamSelect+" WHERE t.org_id = ? ORDER BY t.name", orgID)
 }
 
 // DeleteTeam deletes a team; its members lose what it granted.
@@ -163,39 +150,15 @@ func (s *Store) RemoveOrgMember(ctx context.Context, orgID, userID int64) error 
 
 // UserTeams lists the teams of an organization a user is in.
 func (s *Store) UserTeams(ctx context.Context, orgID, userID int64) ([]Team, error) {
-	rows, err := s.query(ctx, teamSelect+" WHERE t.org_id = ? AND t.id IN (SELECT team_id FROM team_member WHERE user_id = ?) ORDER BY t.name", orgID, userID)
-	if err != nil {
-		return nil, fmt.Errorf("user teams: %w", err)
-	}
-	defer rows.Close()
-	out := []Team{}
-	for rows.Next() {
-		t, err := scanTeam(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return list(ctx, s, "user teams", scanTeam, teamSelect+" WHERE t.org_id = ? AND t.id IN (SELECT team_id FROM team_member WHERE user_id = ?) ORDER BY t.name", orgID, userID)
 }
 
 // UserOrganizations lists the organizations a user is a member of.
 func (s *Store) UserOrganizations(ctx context.Context, userID int64) ([]Namespace, error) {
-	rows, err := s.query(ctx, `SELECT id, name, kind, email FROM namespace WHERE kind = 'org' AND id IN
+	return list(ctx, s, "user organizations", func(row scanner) (n Namespace, err error) {
+		return n, row.Scan(&n.ID, &n.Name, &n.Kind, &n.Email)
+	}, `SELECT id, name, kind, email FROM namespace WHERE kind = 'org' AND id IN
 		(SELECT t.org_id FROM team t JOIN team_member m ON m.team_id = t.id WHERE m.user_id = ?) ORDER BY name`, userID)
-	if err != nil {
-		return nil, fmt.Errorf("user organizations: %w", err)
-	}
-	defer rows.Close()
-	out := []Namespace{}
-	for rows.Next() {
-		var n Namespace
-		if err := rows.Scan(&n.ID, &n.Name, &n.Kind, &n.Email); err != nil {
-			return nil, err
-		}
-		out = append(out, n)
-	}
-	return out, rows.Err()
 }
 
 // SetTeamSync synchronizes a team with a directory group; "" stops synchronizing.
@@ -215,20 +178,7 @@ func (s *Store) SetTeamSync(ctx context.Context, teamID int64, groupDN string) e
 
 // StaleSyncedTeams lists synchronized teams last updated before cutoff (or never).
 func (s *Store) StaleSyncedTeams(ctx context.Context, cutoff int64) ([]Team, error) {
-	rows, err := s.query(ctx, teamSelect+" WHERE s.team_id IS NOT NULL AND (s.last_updated IS NULL OR s.last_updated < ?) ORDER BY t.id", cutoff)
-	if err != nil {
-		return nil, fmt.Errorf("stale synced teams: %w", err)
-	}
-	defer rows.Close()
-	out := []Team{}
-	for rows.Next() {
-		t, err := scanTeam(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, t)
-	}
-	return out, rows.Err()
+	return list(ctx, s, "stale synced teams", scanTeam, teamSelect+" WHERE s.team_id IS NOT NULL AND (s.last_updated IS NULL OR s.last_updated < ?) ORDER BY t.id", cutoff)
 }
 
 // ReplaceTeamMembers makes userIDs the team's exact membership and marks the sync done. It

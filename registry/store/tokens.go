@@ -21,7 +21,7 @@ type AppToken struct {
 
 const appTokenColumns = "id, uuid, user_id, title, token_hash, created_at, COALESCE(expires_at, 0), COALESCE(last_accessed, 0)"
 
-func scanAppToken(row interface{ Scan(...any) error }) (AppToken, error) {
+func scanAppToken(row scanner) (AppToken, error) {
 	var t AppToken
 	var created, expires, accessed int64
 	err := row.Scan(&t.ID, &t.UUID, &t.UserID, &t.Title, &t.TokenHash, &created, &expires, &accessed)
@@ -112,7 +112,7 @@ type OAuthApplication struct {
 
 const oauthAppColumns = "id, org_id, client_id, client_secret, name, description, application_uri, redirect_uri, avatar_email"
 
-func scanOAuthApp(row interface{ Scan(...any) error }) (OAuthApplication, error) {
+func scanOAuthApp(row scanner) (OAuthApplication, error) {
 	var a OAuthApplication
 	err := row.Scan(&a.ID, &a.OrgID, &a.ClientID, &a.ClientSecret, &a.Name, &a.Description, &a.ApplicationURI, &a.RedirectURI, &a.AvatarEmail)
 	return a, err

@@ -65,6 +65,11 @@ type fixture struct {
 	manifest []byte
 	config   []byte
 	layer    []byte
+	// Earlier cases' effects that change what later ones log: the first grant on a
+	// repository is add_repo_permission, later ones change_repo_permission; the first upload
+	// into acme/ghost creates it.
+	granted     map[string]bool
+	ghostExists bool
 }
 
 func TestMatrix(t *testing.T) {
@@ -112,7 +117,7 @@ FEATURE_GARBAGE_COLLECTION: false
 	ts.Start()
 	t.Cleanup(ts.Close)
 
-	f := &fixture{url: ts.URL, srv: srv, secrets: map[string][2]string{}}
+	f := &fixture{url: ts.URL, srv: srv, secrets: map[string][2]string{}, granted: map[string]bool{}}
 	st := srv.Store
 	users := map[string]store.User{}
 	if _, err := auth.CreateUser(ctx, st, "bystander", "bystander-password", "", false); err != nil {
@@ -147,7 +152,7 @@ FEATURE_GARBAGE_COLLECTION: false
 			}()
 		}
 	}
-	rb, err := st.CreateRobot(ctx, org.ID, "acme+ci", "CI", "robot-token-0123456789")
+	rb, _, err := srv.Auth.CreateRobot(ctx, org.ID, "acme+ci", "CI", "robot-token-0123456789")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,6 +228,9 @@ type check struct {
 	okStatus []int
 	// inspect, when set, decides from the response instead of the status.
 	inspect func(status int, body string) (allowed bool)
+	// logs are the audit log kinds the action writes when allowed (performed by the role,
+	// in the repository or namespace acted on); a refused action writes none.
+	logs []string
 }
 
 func (f *fixture) run(t *testing.T) int {
@@ -230,7 +238,9 @@ func (f *fixture) run(t *testing.T) int {
 	for _, role := range roles {
 		for _, c := range f.cases(role) {
 			n++
+			last := f.lastLogID(t)
 			status, body := f.do(role, c.method, c.path, c.ctype, c.body)
+			f.checkLogs(t, role, c, last)
 			var got bool
 			if c.inspect != nil {
 				got = c.inspect(status, body)
@@ -255,6 +265,49 @@ func (f *fixture) run(t *testing.T) int {
 	return n
 }
 
+// lastLogID is the id of the newest audit log entry.
+func (f *fixture) lastLogID(t *testing.T) int64 {
+	t.Helper()
+	rows, err := f.srv.Store.Logs(context.Background(), store.LogFilter{Limit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) == 0 {
+		return 0
+	}
+	return rows[0].ID
+}
+
+// checkLogs compares the audit entries written since last with what the case expects: its
+// kinds when allowed, performed by the role's account; nothing when refused.
+func (f *fixture) checkLogs(t *testing.T, role string, c check, last int64) {
+	t.Helper()
+	rows, err := f.srv.Store.Logs(context.Background(), store.LogFilter{Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rows {
+		if r.ID <= last {
+			continue
+		}
+		got = append(got, r.Kind)
+		if want := f.secrets[role][0]; r.Performer != want {
+			t.Errorf("%s %s: audit %s performed by %q, want %q", role, c.action, r.Kind, r.Performer, want)
+		}
+	}
+	var want []string
+	if c.allowed {
+		want = c.logs
+	}
+	slices.Sort(got)
+	want = slices.Clone(want)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Errorf("%s %s: audit log kinds %v, want %v", role, c.action, got, want)
+	}
+}
+
 func truncate(s string) string {
 	if len(s) > 300 {
 		return s[:300] + "..."
@@ -270,12 +323,12 @@ func (f *fixture) cases(role string) []check {
 		exists := repo != "acme/ghost"
 		if exists {
 			out = append(out,
-				check{action: "pull " + repo, method: "GET", path: "/v2/" + repo + "/manifests/latest", allowed: has(role, repo, "read"), okStatus: ok2xx},
+				check{action: "pull " + repo, method: "GET", path: "/v2/" + repo + "/manifests/latest", allowed: has(role, repo, "read"), okStatus: ok2xx, logs: []string{"pull_repo"}},
 				check{action: "list tags of " + repo, method: "GET", path: "/v2/" + repo + "/tags/list", allowed: has(role, repo, "read"), okStatus: ok2xx},
 				check{action: "pull blob of " + repo, method: "GET", path: "/v2/" + repo + "/blobs/" + digestOf(f.layer), allowed: has(role, repo, "read"), okStatus: ok2xx},
 				check{action: "push to " + repo, method: "PUT", path: "/v2/" + repo + "/manifests/pushed-" + role, ctype: "application/vnd.oci.image.manifest.v1+json",
-					body: f.manifest, allowed: has(role, repo, "write"), okStatus: ok2xx},
-				check{action: "delete tag in " + repo, method: "DELETE", path: "/v2/" + repo + "/manifests/del-" + role, allowed: has(role, repo, "admin"), okStatus: ok2xx},
+					body: f.manifest, allowed: has(role, repo, "write"), okStatus: ok2xx, logs: []string{"push_repo"}},
+				check{action: "delete tag in " + repo, method: "DELETE", path: "/v2/" + repo + "/manifests/del-" + role, allowed: has(role, repo, "admin"), okStatus: ok2xx, logs: []string{"delete_tag"}},
 			)
 		} else {
 			// Pulling a missing repository: refused exactly like a private one for those
@@ -283,13 +336,21 @@ func (f *fixture) cases(role string) []check {
 			out = append(out, check{action: "pull missing " + repo, method: "GET", path: "/v2/" + repo + "/manifests/latest",
 				allowed: has(role, repo, "read"), okStatus: []int{404}})
 		}
+		var created []string
+		if !exists && has(role, repo, "write") && !f.ghostExists {
+			created, f.ghostExists = []string{"create_repo"}, true
+		}
 		out = append(out, check{action: "start upload in " + repo, method: "POST", path: "/v2/" + repo + "/blobs/uploads/",
-			allowed: has(role, repo, "write"), okStatus: ok2xx})
+			allowed: has(role, repo, "write"), okStatus: ok2xx, logs: created})
 		// The token endpoint grants exactly the rights the role holds.
 		want := auth.RoleActions(rights[repo][role])
+		var login []string
+		if role != anonymous {
+			login = []string{"login_success"}
+		}
 		out = append(out, check{action: "token scope for " + repo, method: "GET",
 			path:    "/v2/auth?service=x&scope=repository:" + repo + ":pull,push,delete",
-			allowed: true, inspect: func(status int, body string) bool {
+			allowed: true, logs: login, inspect: func(status int, body string) bool {
 				if status != 200 {
 					return false
 				}
@@ -304,6 +365,13 @@ func (f *fixture) cases(role string) []check {
 		if role == robot {
 			rr = ""
 		}
+		grantLog := "add_repo_permission"
+		if f.granted[repo] {
+			grantLog = "change_repo_permission"
+		}
+		if api(rr) && has(role, repo, "admin") {
+			f.granted[repo] = true
+		}
 		vis := "private"
 		if repo == "acme/public" {
 			vis = "public"
@@ -313,13 +381,13 @@ func (f *fixture) cases(role string) []check {
 			check{action: "API: list tags of " + repo, method: "GET", path: "/api/v1/repository/" + repo + "/tag/", allowed: api(rr) && has(role, repo, "read"), okStatus: ok2xx},
 			check{action: "API: get manifest of " + repo, method: "GET", path: "/api/v1/repository/" + repo + "/manifest/" + digestOf(f.manifest), allowed: api(rr) && has(role, repo, "read"), okStatus: ok2xx},
 			check{action: "API: tag in " + repo, method: "PUT", path: "/api/v1/repository/" + repo + "/tag/api-" + role, ctype: "application/json",
-				body: []byte(`{"manifest_digest":"` + digestOf(f.manifest) + `"}`), allowed: api(rr) && has(role, repo, "write"), okStatus: ok2xx},
-			check{action: "API: delete tag in " + repo, method: "DELETE", path: "/api/v1/repository/" + repo + "/tag/apidel-" + role, allowed: api(rr) && has(role, repo, "write"), okStatus: ok2xx},
+				body: []byte(`{"manifest_digest":"` + digestOf(f.manifest) + `"}`), allowed: api(rr) && has(role, repo, "write"), okStatus: ok2xx, logs: []string{"create_tag"}},
+			check{action: "API: delete tag in " + repo, method: "DELETE", path: "/api/v1/repository/" + repo + "/tag/apidel-" + role, allowed: api(rr) && has(role, repo, "write"), okStatus: ok2xx, logs: []string{"delete_tag"}},
 			check{action: "API: set visibility of " + repo, method: "POST", path: "/api/v1/repository/" + repo + "/changevisibility", ctype: "application/json",
-				body: []byte(`{"visibility":"` + vis + `"}`), allowed: api(rr) && has(role, repo, "admin"), okStatus: ok2xx},
+				body: []byte(`{"visibility":"` + vis + `"}`), allowed: api(rr) && has(role, repo, "admin"), okStatus: ok2xx, logs: []string{"change_repo_visibility"}},
 			check{action: "API: list permissions of " + repo, method: "GET", path: "/api/v1/repository/" + repo + "/permissions/user/", allowed: api(rr) && has(role, repo, "admin"), okStatus: ok2xx},
 			check{action: "API: grant on " + repo, method: "PUT", path: "/api/v1/repository/" + repo + "/permissions/user/bystander", ctype: "application/json",
-				body: []byte(`{"role":"read"}`), allowed: api(rr) && has(role, repo, "admin"), okStatus: ok2xx},
+				body: []byte(`{"role":"read"}`), allowed: api(rr) && has(role, repo, "admin"), okStatus: ok2xx, logs: []string{grantLog}},
 			check{action: "API: logs of " + repo, method: "GET", path: "/api/v1/repository/" + repo + "/logs", allowed: api(rr) && has(role, repo, "admin"), okStatus: ok2xx},
 		)
 	}
@@ -328,14 +396,14 @@ func (f *fixture) cases(role string) []check {
 	out = append(out,
 		check{action: "API: create repository in acme", method: "POST", path: "/api/v1/repository", ctype: "application/json",
 			body:    []byte(`{"namespace":"acme","repository":"api-` + role + `","visibility":"private","description":""}`),
-			allowed: api(rights["acme/ghost"][role]), okStatus: ok2xx},
+			allowed: api(rights["acme/ghost"][role]), okStatus: ok2xx, logs: []string{"create_repo"}},
 		// Anyone sees an organization's public face (as on Quay); only members see its teams.
 		check{action: "API: see the organization's teams", method: "GET", path: "/api/v1/organization/acme", allowed: orgMember && role != robot,
 			inspect: func(status int, body string) bool { return status == 200 && strings.Contains(body, `"teams"`) }},
 		check{action: "API: create team", method: "PUT", path: "/api/v1/organization/acme/team/t" + role, ctype: "application/json",
-			body: []byte(`{"role":"member"}`), allowed: orgAdmins, okStatus: ok2xx},
+			body: []byte(`{"role":"member"}`), allowed: orgAdmins, okStatus: ok2xx, logs: []string{"org_create_team"}},
 		check{action: "API: create robot", method: "PUT", path: "/api/v1/organization/acme/robots/r" + role, ctype: "application/json",
-			body: []byte(`{"description":"matrix"}`), allowed: orgAdmins, okStatus: ok2xx},
+			body: []byte(`{"description":"matrix"}`), allowed: orgAdmins, okStatus: ok2xx, logs: []string{"create_robot"}},
 		// Members list robots (to grant them access), without their tokens.
 		check{action: "API: list robots", method: "GET", path: "/api/v1/organization/acme/robots", allowed: orgMember, okStatus: ok2xx},
 		check{action: "API: read a robot's token", method: "GET", path: "/api/v1/organization/acme/robots/ci", allowed: orgAdmins,

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -72,10 +73,17 @@ FEATURE_GARBAGE_COLLECTION: false
 	p.Must("push", "--tls-verify=false", "localhost/ldap-test:v1", ref)
 
 	// The action log shows the push by ldev and the synchronized membership.
-	logs := api.logs("/api/v1/organization/acme/logs")
-	if !hasLog(logs, "push_repo", "ldev") || !hasLog(logs, "org_add_team_member", "") {
-		t.Fatalf("organization logs lack the push or the team sync: %+v", logs)
-	}
+	// The organization's log holds exactly the set-up, the synchronized memberships and the
+	// push; what ldev did across the registry is its first login (which created its account),
+	// the failed one, the others, and the push.
+	wantLogs(t, api, "/api/v1/organization/acme/logs", []string{
+		"org_create by boss", "create_repo by boss", "org_create_team by boss", "enable_team_sync by boss",
+		"add_repo_permission by boss", "org_add_team_member", "org_add_team_member", "push_repo by ldev",
+	})
+	wantLogs(t, api, "/api/v1/superuser/logs?performer=ldev", []string{
+		"user_create by ldev", "login_success by ldev", "login_failure by ldev", "login_success by ldev",
+		"login_success by ldev", "push_repo by ldev",
+	})
 
 	// Removed from the group, ldev leaves the team at the next resync and loses access.
 	dir.RemoveMember(t, "devs", "ldev")
@@ -88,9 +96,39 @@ FEATURE_GARBAGE_COLLECTION: false
 	if out, err := p.Run("", "pull", "--tls-verify=false", ref); err == nil {
 		t.Fatalf("pull after removal from the LDAP group succeeded:\n%s", out)
 	}
-	if !hasLog(api.logs("/api/v1/organization/acme/logs"), "org_remove_team_member", "") {
-		t.Fatal("no org_remove_team_member entry after the resync")
+	if n := countLog(api.logs("/api/v1/organization/acme/logs"), "org_remove_team_member"); n != 1 {
+		t.Fatalf("%d org_remove_team_member entries after the resync, want 1", n)
 	}
+}
+
+// wantLogs compares the entries at path, as "kind by performer" (just "kind" when
+// anonymous or the system), with want, in any order.
+func wantLogs(t *testing.T, api *client, path string, want []string) {
+	t.Helper()
+	var got []string
+	for _, l := range api.logs(path) {
+		s := l.Kind
+		if l.Performer != nil && l.Performer.Name != "" {
+			s += " by " + l.Performer.Name
+		}
+		got = append(got, s)
+	}
+	slices.Sort(got)
+	want = slices.Clone(want)
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("audit log at %s:\n got %q\nwant %q", path, got, want)
+	}
+}
+
+func countLog(logs []logEntry, kind string) int {
+	n := 0
+	for _, l := range logs {
+		if l.Kind == kind {
+			n++
+		}
+	}
+	return n
 }
 
 // waitMembers waits until team acme/devs has exactly the members named.
@@ -122,18 +160,6 @@ type logEntry struct {
 	Performer *struct {
 		Name string `json:"name"`
 	} `json:"performer"`
-}
-
-func hasLog(logs []logEntry, kind, performer string) bool {
-	for _, l := range logs {
-		if l.Kind != kind {
-			continue
-		}
-		if performer == "" || (l.Performer != nil && l.Performer.Name == performer) {
-			return true
-		}
-	}
-	return false
 }
 
 // client calls the REST API with Basic credentials.

@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,6 +34,7 @@ func TestOIDCLoginThenAppTokenWithSkopeo(t *testing.T) {
 		[]testservers.DexUser{{Email: "olivia@example.test", Username: "olivia", Password: "olivia-password"}})
 	w := testservers.StartWharf(t, testservers.WharfOptions{Port: port, Config: `AUTHENTICATION_TYPE: OIDC
 FEATURE_APP_SPECIFIC_TOKENS: true
+FEATURE_USER_LOG_ACCESS: true
 FEATURE_GARBAGE_COLLECTION: false
 OIDC_LOGIN_CONFIG:
   CLIENT_ID: wharf
@@ -99,6 +101,43 @@ OIDC_LOGIN_CONFIG:
 	}
 	if out, err := run("olivia:olivia-password"); err == nil {
 		t.Fatalf("skopeo with the provider password succeeded under OIDC:\n%s", out)
+	}
+
+	// Olivia's own log, read in her session, holds exactly what she did.
+	var logsJSON string
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`(async () => JSON.stringify(await (await fetch('/api/v1/user/logs')).json()))()`,
+		&logsJSON, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) })); err != nil {
+		t.Fatal(err)
+	}
+	var logs struct {
+		Logs []struct {
+			Kind      string `json:"kind"`
+			Performer *struct {
+				Name string `json:"name"`
+			} `json:"performer"`
+			Metadata map[string]any `json:"metadata"`
+		} `json:"logs"`
+	}
+	if err := json.Unmarshal([]byte(logsJSON), &logs); err != nil {
+		t.Fatalf("user logs: %v: %s", err, logsJSON)
+	}
+	var got []string
+	for _, l := range logs.Logs {
+		s := l.Kind
+		if l.Performer != nil {
+			s += " by " + l.Performer.Name
+		}
+		if typ, ok := l.Metadata["type"].(string); ok {
+			s += " (" + typ + ")"
+		}
+		got = append(got, s)
+	}
+	slices.Sort(got)
+	want := []string{"user_create by olivia", "login_success by olivia (oidc)", "create_app_specific_token by olivia",
+		"login_success by olivia (docker)", "create_repo by olivia", "push_repo by olivia", "login_failure by olivia (docker)"}
+	slices.Sort(want)
+	if !slices.Equal(got, want) {
+		t.Fatalf("olivia's audit log:\n got %q\nwant %q", got, want)
 	}
 }
 
