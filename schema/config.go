@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -75,6 +76,32 @@ type Config struct {
 	LDAPNetworkTimeout        int      `json:"LDAP_NETWORK_TIMEOUT"`
 	LDAPAllowInsecureFallback bool     `json:"LDAP_ALLOW_INSECURE_FALLBACK"`
 
+	BuildlogsRedis  Redis `json:"BUILDLOGS_REDIS"`
+	UserEventsRedis Redis `json:"USER_EVENTS_REDIS"`
+
+	FeatureMailing    bool   `json:"FEATURE_MAILING"`
+	MailServer        string `json:"MAIL_SERVER"`
+	MailPort          int    `json:"MAIL_PORT"`
+	MailUseTLS        bool   `json:"MAIL_USE_TLS"`
+	MailUseAuth       bool   `json:"MAIL_USE_AUTH"`
+	MailUsername      string `json:"MAIL_USERNAME"`
+	MailPassword      string `json:"MAIL_PASSWORD"`
+	MailDefaultSender string `json:"MAIL_DEFAULT_SENDER"`
+
+	FeatureSecurityScanner              bool     `json:"FEATURE_SECURITY_SCANNER"`
+	SecurityScannerV4Endpoint           string   `json:"SECURITY_SCANNER_V4_ENDPOINT"`
+	SecurityScannerV4PSK                string   `json:"SECURITY_SCANNER_V4_PSK"`
+	SecurityScannerIndexingInterval     int      `json:"SECURITY_SCANNER_INDEXING_INTERVAL"`
+	SecurityScannerV4NamespaceWhitelist []string `json:"SECURITY_SCANNER_V4_NAMESPACE_WHITELIST"`
+
+	ExternalTLSTermination bool   `json:"EXTERNAL_TLS_TERMINATION"`
+	FeatureACMETLS         bool   `json:"FEATURE_ACME_TLS"`
+	ACMEDirectoryURL       string `json:"ACME_DIRECTORY_URL"`
+	ACMEEmail              string `json:"ACME_EMAIL"`
+
+	// lines maps each key path's JSON pointer (/A/b/0) to its line in the file.
+	lines map[string]int
+
 	// LoginConfigs are the *_LOGIN_CONFIG OpenID providers, by key.
 	LoginConfigs     map[string]LoginConfig `json:"-"`
 	V2PaginationSize int                    `json:"V2_PAGINATION_SIZE"`
@@ -88,6 +115,27 @@ type Config struct {
 	GarbageCollectionInterval Duration `json:"GARBAGE_COLLECTION_INTERVAL"`
 	GarbageCollectionGrace    Duration `json:"GARBAGE_COLLECTION_GRACE"`
 	RegistryTokenExpiration   Duration `json:"REGISTRY_TOKEN_EXPIRATION"`
+}
+
+// Redis is a Redis server (BUILDLOGS_REDIS, USER_EVENTS_REDIS); Host is empty when not
+// configured.
+type Redis struct {
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	Password string `json:"password"`
+	SSL      bool   `json:"ssl"`
+}
+
+// Configured reports whether the server is set (an empty object is not).
+func (r Redis) Configured() bool { return r.Host != "" }
+
+// Addr is HOST:PORT, with the default port 6379.
+func (r Redis) Addr() string {
+	port := r.Port
+	if port == 0 {
+		port = 6379
+	}
+	return net.JoinHostPort(r.Host, strconv.Itoa(port))
 }
 
 // LoginConfig is one *_LOGIN_CONFIG: an OpenID Connect provider for UI logins.
@@ -222,6 +270,10 @@ func Default() *Config {
 		GarbageCollectionInterval:          Duration(time.Minute),
 		GarbageCollectionGrace:             Duration(time.Hour),
 		RegistryTokenExpiration:            Duration(time.Hour),
+		MailPort:                           587,
+		MailUseTLS:                         true,
+		SecurityScannerIndexingInterval:    30,
+		ACMEDirectoryURL:                   "https://acme-v02.api.letsencrypt.org/directory",
 	}
 }
 
@@ -272,7 +324,34 @@ func Parse(name string, data []byte) (*Config, error) {
 	if problems := cfg.check(lines); len(problems) > 0 {
 		return nil, &InvalidError{File: name, Problems: problems}
 	}
+	if len(lines) > 0 { // an empty file leaves the config equal to Default()
+		cfg.lines = lines
+	}
 	return cfg, nil
+}
+
+// Has reports whether the file sets the key path (slash-separated, e.g. MAIL_SERVER or
+// DISTRIBUTED_STORAGE_CONFIG/default), as opposed to leaving it to its default.
+func (c *Config) Has(path string) bool {
+	_, ok := c.lines[pointerOf(path)]
+	return ok
+}
+
+// Problem makes a problem about a key path, located at the key's line in the file.
+func (c *Config) Problem(path, message string) Problem {
+	return Problem{Path: path, Line: c.lines[pointerOf(path)], Message: message}
+}
+
+// pointerOf turns a key path (A/b/0) into the JSON pointer (/A/b/0) lines are keyed by.
+func pointerOf(path string) string {
+	if path == "" {
+		return ""
+	}
+	parts := strings.Split(path, "/")
+	for i, p := range parts {
+		parts[i] = escapePointer(p)
+	}
+	return "/" + strings.Join(parts, "/")
 }
 
 // decodeLoginConfigs reads the *_LOGIN_CONFIG keys (validated by the schema's pattern).
