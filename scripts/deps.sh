@@ -16,6 +16,8 @@ debs=(
   "/usr/sbin/slapd:slapd"
   "chromium:chromium"
   "gcc:gcc" # cgo, for building dex (its SQLite storage)
+  "redis-server:redis-server"
+  "pebble:pebble" # the ACME test server
 )
 
 # Go tools: binary name, module@version (exact versions: the module proxy serves those).
