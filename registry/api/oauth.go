@@ -18,24 +18,22 @@ import (
 
 // OAuthHandler serves the OAuth 2 authorization endpoints under /oauth/ (mount it there):
 //
-//   - GET /oauth/authorize?client_id&redirect_uri&scope&response_type=token&state shows a
+//   - GET /oauth/authorize?client_id&redirect_uri&scope&response_type&state shows a
 //     signed-in user (web session, or Basic credentials for scripts) a consent page;
-//   - POST /oauth/authorizeapp grants the consent: it issues an access token limited to the
-//     scopes and redirects to redirect_uri#access_token=...;
-//   - POST /oauth/denyapp refuses it: it redirects to redirect_uri#error=access_denied.
-//
-// Only the implicit grant (response_type=token) is supported, as Quay's UI uses it; the
-// authorization code grant and POST /oauth/access_token answer unsupported_response_type
-// and unsupported_grant_type.
+//   - POST /oauth/authorizeapp grants the consent. With response_type=token (the implicit
+//     grant, as Quay's UI uses it) it issues an access token limited to the scopes and
+//     redirects to redirect_uri#access_token=...; with response_type=code (the
+//     authorization code grant, Quay's default) it redirects to redirect_uri?code=...;
+//   - POST /oauth/denyapp refuses it: it redirects with error=access_denied;
+//   - POST /oauth/access_token exchanges a code (grant_type=authorization_code, code,
+//     redirect_uri, and the application's client_id and client_secret, in the form or as
+//     Basic credentials) for an access token, once.
 func (a *API) OAuthHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /oauth/authorize", a.oauthAuthorize)
 	mux.HandleFunc("POST /oauth/authorizeapp", a.oauthAuthorizeApp)
 	mux.HandleFunc("POST /oauth/denyapp", a.oauthDenyApp)
-	mux.HandleFunc("POST /oauth/access_token", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type",
-			"error_description": "this registry issues tokens only through the implicit grant: use /oauth/authorize with response_type=token"})
-	})
+	mux.HandleFunc("POST /oauth/access_token", a.oauthAccessToken)
 	return mux
 }
 
@@ -116,8 +114,8 @@ func (a *API) checkOAuthRequest(w http.ResponseWriter, r *http.Request, req oaut
 		oauthText(w, http.StatusBadRequest, "redirect_uri_mismatch: the redirect_uri must lie under the application's registered redirect URI")
 		return app, false
 	}
-	if req.ResponseType != "token" {
-		oauthText(w, http.StatusBadRequest, "unsupported_response_type: use token (the authorization code grant is not supported)")
+	if req.ResponseType != "token" && req.ResponseType != "code" {
+		oauthText(w, http.StatusBadRequest, "unsupported_response_type: use code or token")
 		return app, false
 	}
 	return app, true
@@ -142,10 +140,22 @@ func redirectAllowed(registered, given string) bool {
 	return !strings.Contains(strings.TrimPrefix(got.EscapedPath(), reg.EscapedPath()), "%")
 }
 
-// redirectWith sends the browser to the redirect URI with parameters in its fragment.
-func redirectWith(w http.ResponseWriter, redirectURI string, params url.Values) {
+// redirectWith sends the browser to the redirect URI with parameters: in its fragment for
+// the implicit grant (response type token), in its query for the code grant.
+func redirectWith(w http.ResponseWriter, req oauthRequest, params url.Values) {
+	if req.State != "" {
+		params.Set("state", req.State)
+	}
+	loc := req.RedirectURI + "#" + params.Encode()
+	if req.ResponseType == "code" {
+		sep := "?"
+		if strings.Contains(req.RedirectURI, "?") {
+			sep = "&"
+		}
+		loc = req.RedirectURI + sep + params.Encode()
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("Location", redirectURI+"#"+params.Encode())
+	w.Header().Set("Location", loc)
 	w.WriteHeader(http.StatusFound)
 }
 
@@ -198,7 +208,7 @@ func (a *API) oauthAuthorize(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p := a.scopeProblem(id, req.Scopes); p != "" {
-		redirectWith(w, req.RedirectURI, url.Values{"error": {"invalid_scope"}, "error_description": {p}, "state": {req.State}})
+		redirectWith(w, req, url.Values{"error": {"invalid_scope"}, "error_description": {p}})
 		return
 	}
 	org, err := a.store.AccountByID(r.Context(), app.OrgID)
@@ -268,7 +278,16 @@ func (a *API) oauthAuthorizeApp(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if p := a.scopeProblem(id, req.Scopes); p != "" {
-		redirectWith(w, req.RedirectURI, url.Values{"error": {"invalid_scope"}, "error_description": {p}, "state": {req.State}})
+		redirectWith(w, req, url.Values{"error": {"invalid_scope"}, "error_description": {p}})
+		return
+	}
+	if req.ResponseType == "code" {
+		code, err := a.auth.IssueOAuthCode(r.Context(), *id.User, app.ID, req.Scopes, req.RedirectURI)
+		if err != nil {
+			a.oauthAuthFailed(w, r, err)
+			return
+		}
+		redirectWith(w, req, url.Values{"code": {code}})
 		return
 	}
 	token, err := a.auth.IssueOAuthToken(r.Context(), *id.User, app.ID, req.Scopes)
@@ -276,16 +295,57 @@ func (a *API) oauthAuthorizeApp(w http.ResponseWriter, r *http.Request) {
 		a.oauthAuthFailed(w, r, err)
 		return
 	}
-	expiresIn := int64(0)
+	redirectWith(w, req, url.Values{"access_token": {token}, "token_type": {"Bearer"},
+		"expires_in": {strconv.FormatInt(a.oauthExpiresIn(r, token), 10)}, "scope": {strings.Join(req.Scopes, " ")}})
+}
+
+// oauthExpiresIn is the lifetime left to an access token, in seconds.
+func (a *API) oauthExpiresIn(r *http.Request, token string) int64 {
 	if t, err := a.store.OAuthTokenByHash(r.Context(), auth.HashToken(token)); err == nil {
-		expiresIn = int64(time.Until(t.ExpiresAt).Seconds())
+		return int64(time.Until(t.ExpiresAt).Seconds())
 	}
-	params := url.Values{"access_token": {token}, "token_type": {"Bearer"}, "expires_in": {strconv.FormatInt(expiresIn, 10)},
-		"scope": {strings.Join(req.Scopes, " ")}}
-	if req.State != "" {
-		params.Set("state", req.State)
+	return 0
+}
+
+// oauthAccessToken is the token endpoint of the authorization code grant (RFC 6749 4.1.3).
+func (a *API) oauthAccessToken(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	if err := r.ParseForm(); err != nil {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": err.Error()})
+		return
 	}
-	redirectWith(w, req.RedirectURI, params)
+	if gt := r.PostFormValue("grant_type"); gt != "authorization_code" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unsupported_grant_type",
+			"error_description": "grant_type must be authorization_code (or use response_type=token at /oauth/authorize)"})
+		return
+	}
+	clientID, secret, basic := r.BasicAuth()
+	if !basic {
+		clientID, secret = r.PostFormValue("client_id"), r.PostFormValue("client_secret")
+	}
+	code, redirectURI := r.PostFormValue("code"), r.PostFormValue("redirect_uri")
+	if code == "" || redirectURI == "" || clientID == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request", "error_description": "code, redirect_uri and client_id are required"})
+		return
+	}
+	token, scopes, err := a.auth.ExchangeOAuthCode(r.Context(), code, clientID, secret, redirectURI)
+	switch {
+	case errors.Is(err, auth.ErrInvalidClient):
+		if basic {
+			w.Header().Set("WWW-Authenticate", `Basic realm="oauth"`)
+		}
+		writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "invalid_client", "error_description": "unknown client_id or wrong client_secret"})
+	case errors.Is(err, auth.ErrInvalidGrant):
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_grant",
+			"error_description": "the code is unknown, used, expired, or was issued for another redirect_uri: authorize again"})
+	case err != nil:
+		a.log.ErrorContext(r.Context(), "oauth code exchange", "err", err)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "server_error", "error_description": "see the server log"})
+	default:
+		writeJSON(w, http.StatusOK, map[string]any{"access_token": token, "token_type": "Bearer",
+			"expires_in": a.oauthExpiresIn(r, token), "scope": strings.Join(scopes, " ")})
+	}
 }
 
 func (a *API) oauthDenyApp(w http.ResponseWriter, r *http.Request) {
@@ -301,9 +361,5 @@ func (a *API) oauthDenyApp(w http.ResponseWriter, r *http.Request) {
 	if _, ok := a.checkOAuthRequest(w, r, req); !ok {
 		return
 	}
-	params := url.Values{"error": {"access_denied"}}
-	if req.State != "" {
-		params.Set("state", req.State)
-	}
-	redirectWith(w, req.RedirectURI, params)
+	redirectWith(w, req, url.Values{"error": {"access_denied"}})
 }

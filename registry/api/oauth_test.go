@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -124,7 +125,8 @@ func TestOAuthImplicitGrant(t *testing.T) {
 		name, path string
 		want       int
 	}{
-		{"code grant", authorize("repo:read", "https://dash.example.test/cb", "code"), 400},
+		{"code grant", authorize("repo:read", "https://dash.example.test/cb", "code"), 200},
+		{"unknown response type", authorize("repo:read", "https://dash.example.test/cb", "id_token"), 400},
 		{"foreign redirect", authorize("repo:read", "https://evil.example.test/cb", "token"), 400},
 		{"sibling path on the same host", authorize("repo:read", "https://dash.example.test/cb.evil.test", "token"), 200},
 		{"redirect climbing out", authorize("repo:read", "https://dash.example.test/cb/../x", "token"), 400},
@@ -205,9 +207,9 @@ func TestOAuthImplicitGrant(t *testing.T) {
 	if v := fragment(t, resp); v.Get("error") != "access_denied" || v.Get("state") != "xyz" || v.Get("access_token") != "" {
 		t.Fatalf("deny: %s", resp.Header.Get("Location"))
 	}
-	if resp, body := o.do("POST", "/oauth/access_token", nil, "", url.Values{"grant_type": {"authorization_code"}}, nil); resp.StatusCode != 400 ||
+	if resp, body := o.do("POST", "/oauth/access_token", nil, "", url.Values{"grant_type": {"password"}}, nil); resp.StatusCode != 400 ||
 		!strings.Contains(body, "unsupported_grant_type") {
-		t.Fatalf("access_token: %d %s", resp.StatusCode, body)
+		t.Fatalf("access_token with the password grant: %d %s", resp.StatusCode, body)
 	}
 
 	// Deleting the application revokes its tokens.
@@ -215,5 +217,104 @@ func TestOAuthImplicitGrant(t *testing.T) {
 	o.must(401, "GET", "/api/v1/organization/acme/logs", adminTok, nil, nil)
 	if rows := o.logs("delete_application"); len(rows) != 1 {
 		t.Fatalf("delete_application rows: %+v", rows)
+	}
+}
+
+func TestOAuthCodeGrant(t *testing.T) {
+	o := newOAuthEnv(t)
+	alice := o.user("alice")
+	adminOrg(o.env, "acme", alice)
+	var app appView
+	o.must(200, "POST", "/api/v1/organization/acme/applications", "alice",
+		map[string]string{"name": "CI dashboard", "redirect_uri": "https://dash.example.test/cb"}, &app)
+	cookie, csrf := o.session(alice)
+	const redirect = "https://dash.example.test/cb/done"
+
+	// The consent page of the code grant, then the grant: a code in the redirect's query.
+	authorize := "/oauth/authorize?" + url.Values{"client_id": {app.ClientID}, "redirect_uri": {redirect},
+		"scope": {"org:admin user:read"}, "response_type": {"code"}, "state": {"s1"}}.Encode()
+	if resp, page := o.do("GET", authorize, cookie, "", nil, nil); resp.StatusCode != 200 || !strings.Contains(page, `name="response_type" value="code"`) {
+		t.Fatalf("consent page: %d %s", resp.StatusCode, page)
+	}
+	codeFor := func(scope string) string {
+		t.Helper()
+		resp, _ := o.do("POST", "/oauth/authorizeapp", cookie, "", url.Values{"client_id": {app.ClientID}, "redirect_uri": {redirect},
+			"scope": {scope}, "response_type": {"code"}, "state": {"s1"}, "_csrf_token": {csrf}}, nil)
+		loc, err := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != 302 || err != nil || loc.Fragment != "" || !strings.HasPrefix(loc.String(), redirect+"?") {
+			t.Fatalf("code grant redirect: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+		}
+		q := loc.Query()
+		if q.Get("state") != "s1" || q.Get("code") == "" || q.Get("access_token") != "" {
+			t.Fatalf("code grant redirect: %s", loc)
+		}
+		return q.Get("code")
+	}
+	code := codeFor("org:admin user:read")
+
+	exchange := func(code, clientID, secret, redirectURI string) (int, map[string]any) {
+		t.Helper()
+		resp, body := o.do("POST", "/oauth/access_token", nil, "", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"client_id": {clientID}, "client_secret": {secret}, "redirect_uri": {redirectURI}}, nil)
+		var out map[string]any
+		if err := json.Unmarshal([]byte(body), &out); err != nil {
+			t.Fatalf("token endpoint answer %q: %v", body, err)
+		}
+		if resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("token endpoint without Cache-Control: no-store")
+		}
+		return resp.StatusCode, out
+	}
+	for _, tc := range []struct {
+		name, clientID, secret, redirect string
+		status                           int
+		errCode                          string
+	}{
+		{"wrong secret", app.ClientID, "wrong", redirect, 401, "invalid_client"},
+		{"unknown client", "nope", app.ClientSecret, redirect, 401, "invalid_client"},
+		{"no secret", app.ClientID, "", redirect, 401, "invalid_client"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, out := exchange(code, tc.clientID, tc.secret, tc.redirect)
+			if st != tc.status || out["error"] != tc.errCode {
+				t.Fatalf("%d %v, want %d %s", st, out, tc.status, tc.errCode)
+			}
+		})
+	}
+	// The failed client checks did not use the code up.
+	st, out := exchange(code, app.ClientID, app.ClientSecret, redirect)
+	if st != 200 || out["token_type"] != "Bearer" || out["scope"] != "org:admin user:read" || out["expires_in"].(float64) <= 0 {
+		t.Fatalf("exchange: %d %v", st, out)
+	}
+	token := "bearer:" + out["access_token"].(string)
+	o.must(200, "GET", "/api/v1/organization/acme/logs", token, nil, nil)
+	o.must(200, "GET", "/api/v1/user/", token, nil, nil)
+	o.must(403, "GET", "/api/v1/user/logs", token, nil, nil)
+
+	// A code works once, and only with the redirect URI it was issued for.
+	if st, out := exchange(code, app.ClientID, app.ClientSecret, redirect); st != 400 || out["error"] != "invalid_grant" {
+		t.Fatalf("second exchange: %d %v", st, out)
+	}
+	other := codeFor("user:read")
+	if st, out := exchange(other, app.ClientID, app.ClientSecret, "https://dash.example.test/cb/other"); st != 400 || out["error"] != "invalid_grant" {
+		t.Fatalf("exchange with another redirect_uri: %d %v", st, out)
+	}
+	if st, out := exchange(other, app.ClientID, app.ClientSecret, redirect); st != 400 || out["error"] != "invalid_grant" {
+		t.Fatalf("a code presented with a wrong redirect_uri stays usable: %d %v", st, out)
+	}
+
+	// Client credentials as Basic work too.
+	third := codeFor("user:read")
+	resp, body := o.do("POST", "/oauth/access_token", nil, "basic:"+app.ClientID+":"+app.ClientSecret,
+		url.Values{"grant_type": {"authorization_code"}, "code": {third}, "redirect_uri": {redirect}}, nil)
+	if resp.StatusCode != 200 || !strings.Contains(body, `"access_token"`) {
+		t.Fatalf("exchange with Basic client credentials: %d %s", resp.StatusCode, body)
+	}
+
+	// Deleting the application voids its codes.
+	fourth := codeFor("user:read")
+	o.must(204, "DELETE", "/api/v1/organization/acme/applications/"+app.ClientID, "alice", nil, nil)
+	if st, out := exchange(fourth, app.ClientID, app.ClientSecret, redirect); st != 401 || out["error"] != "invalid_client" {
+		t.Fatalf("exchange after the application was deleted: %d %v", st, out)
 	}
 }

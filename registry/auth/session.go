@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -127,13 +126,8 @@ func (s *Service) OAuthLogin(ctx context.Context, token string) (Identity, error
 // IssueOAuthToken creates an OAuth access token for a user with scopes, for an application
 // (0 for none), and returns the secret, shown only this once.
 func (s *Service) IssueOAuthToken(ctx context.Context, u store.User, appID int64, scopes []string) (string, error) {
-	for _, sc := range scopes {
-		if !ValidScope(sc) {
-			return "", fmt.Errorf("unknown scope %q", sc)
-		}
-	}
-	if slices.Contains(scopes, ScopeSuperUser) && !s.Superuser(Identity{User: &u}) {
-		return "", fmt.Errorf("scope %s needs a superuser", ScopeSuperUser)
+	if err := s.checkScopes(u, scopes); err != nil {
+		return "", err
 	}
 	secret := RandomToken(40)
 	_, err := s.store.CreateOAuthToken(ctx, store.OAuthToken{UUID: NewUUID(), ApplicationID: appID, UserID: u.ID,

@@ -242,3 +242,41 @@ func (s *Store) DeleteSession(ctx context.Context, hash string) error {
 	_, err := s.exec(ctx, "DELETE FROM web_session WHERE id_hash = ?", hash)
 	return err
 }
+
+// OAuthCode is an authorization code of the OAuth 2 authorization code grant.
+type OAuthCode struct {
+	CodeHash      string
+	ApplicationID int64
+	UserID        int64
+	Scope         string // space-separated
+	RedirectURI   string
+	ExpiresAt     time.Time
+}
+
+// CreateOAuthCode stores an authorization code (by its hash).
+func (s *Store) CreateOAuthCode(ctx context.Context, c OAuthCode) error {
+	_, err := s.exec(ctx, `INSERT INTO oauth_code (code_hash, application_id, user_id, scope, redirect_uri, expires_at)
+		VALUES (?, ?, ?, ?, ?, ?)`, c.CodeHash, c.ApplicationID, c.UserID, c.Scope, c.RedirectURI, micros(c.ExpiresAt))
+	if err != nil {
+		return fmt.Errorf("create authorization code: %w", err)
+	}
+	return nil
+}
+
+// ConsumeOAuthCode takes an unexpired authorization code out of the store: a code works
+// once, even when two exchanges race. Expired codes are swept on the way.
+func (s *Store) ConsumeOAuthCode(ctx context.Context, hash string) (OAuthCode, error) {
+	now := s.now()
+	if _, err := s.exec(ctx, "DELETE FROM oauth_code WHERE expires_at <= ?", now); err != nil {
+		return OAuthCode{}, fmt.Errorf("sweep authorization codes: %w", err)
+	}
+	c := OAuthCode{CodeHash: hash}
+	var expires int64
+	err := s.queryRow(ctx, `DELETE FROM oauth_code WHERE code_hash = ? AND expires_at > ?
+		RETURNING application_id, user_id, scope, redirect_uri, expires_at`, hash, now).Scan(&c.ApplicationID, &c.UserID, &c.Scope, &c.RedirectURI, &expires)
+	if err != nil {
+		return OAuthCode{}, notFound(err, "authorization code")
+	}
+	c.ExpiresAt = fromMicros(expires)
+	return c, nil
+}
