@@ -8,7 +8,7 @@ LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= wharf-data
 FUZZTIME ?= 20s
 
-.PHONY: help build run deps test test-short bench lint fuzz clean
+.PHONY: help build run deps test test-short bench lint fuzz docs clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -41,6 +41,9 @@ fuzz: ## run each fuzz test for FUZZTIME
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+docs: ## regenerate docs/config.md from the schema
+	$(GO) run ./schema/docgen -o docs/config.md
 
 clean: ## remove build output
 	rm -rf bin

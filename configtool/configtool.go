@@ -129,6 +129,9 @@ type Result struct {
 type Report struct {
 	Dir      string           `json:"dir,omitempty"`
 	Problems []schema.Problem `json:"problems"`
+	// Warnings are keys Wharf knows but does not honour, set to harmless values: one each,
+	// saying what to do; they do not make the config invalid.
+	Warnings []schema.Problem `json:"warnings"`
 	Checks   []Result         `json:"checks"`
 	// Config is the parsed config (nil when it did not parse).
 	Config *schema.Config `json:"-"`
@@ -177,8 +180,17 @@ func (r *Report) ProblemsIn(group string) []schema.Problem {
 	return out
 }
 
-// GroupOf names the field group a key path belongs to ("" for none).
+// GroupOf names the field group a key path belongs to ("" for none): the group the schema
+// gives the key, with the schema's later-feature groups (mirroring, builds, other) shown
+// among the features; keys the schema does not know are grouped by their names.
 func GroupOf(path string) string {
+	switch g := schema.GroupOf(path); g {
+	case "":
+	case "mirroring", "builds", "other":
+		return GroupFeatures
+	default:
+		return g
+	}
 	key, _, _ := strings.Cut(path, "/")
 	switch {
 	case key == "SERVER_HOSTNAME" || key == "PREFERRED_URL_SCHEME" || key == "EXTERNAL_TLS_TERMINATION" ||
@@ -214,6 +226,12 @@ type Options struct {
 	Groups []string
 	// Timeout bounds each check (default 10s).
 	Timeout time.Duration
+	// DataDir is the data directory `wharf serve --data-dir` would use: relative LocalStorage
+	// paths and the embedded SQLite database live there. Empty means the current directory.
+	DataDir string
+	// Progress, when set, is called before each field group's checks run, so that a caller
+	// can show what is being waited for.
+	Progress func(group string)
 }
 
 // Check is one field group's reachability check. It adds results to the report; it must
@@ -221,6 +239,9 @@ type Options struct {
 // storage, for instance).
 type Check struct {
 	Group string
+	// Local marks a check that reads only the config directory (no network): it runs under
+	// Options.Offline too.
+	Local bool
 	Run   func(ctx context.Context, env *Env) []Result
 }
 
@@ -230,6 +251,8 @@ type Env struct {
 	Config  *schema.Config
 	Source  Source
 	Timeout time.Duration
+	// DataDir is Options.DataDir.
+	DataDir string
 }
 
 // checks are the reachability checks, in the order of Groups; each file checks_*.go adds its own.
@@ -237,12 +260,13 @@ var checks []Check
 
 // Validate parses the source's config.yaml through schema.Parse (the path `wharf serve`
 // takes), adds what the schema cannot express, and then, unless offline, runs the
-// reachability checks of the field groups asked for.
+// reachability checks of the field groups asked for (offline, only the checks that read
+// nothing but the config directory, such as the TLS certificate's).
 func Validate(ctx context.Context, src Source, opts Options) (*Report, error) {
 	if opts.Timeout <= 0 {
 		opts.Timeout = 10 * time.Second
 	}
-	rep := &Report{Dir: src.Dir, Problems: []schema.Problem{}, Checks: []Result{}}
+	rep := &Report{Dir: src.Dir, Problems: []schema.Problem{}, Warnings: []schema.Problem{}, Checks: []Result{}}
 	data := src.Config()
 	if data == nil {
 		rep.Problems = append(rep.Problems, schema.Problem{Message: "no " + ConfigFile})
@@ -253,19 +277,24 @@ func Validate(ctx context.Context, src Source, opts Options) (*Report, error) {
 	switch {
 	case errors.As(err, &invalid):
 		rep.Problems = append(rep.Problems, invalid.Problems...)
+		rep.Warnings = append(rep.Warnings, invalid.Warnings...)
 		return rep, nil
 	case err != nil:
 		return nil, err
 	}
 	rep.Config = cfg
+	rep.Warnings = append(rep.Warnings, cfg.Warnings...)
 	rep.Problems = append(rep.Problems, consistency(cfg, src)...)
-	if !rep.Valid() || opts.Offline {
+	if !rep.Valid() {
 		return rep, nil
 	}
-	env := &Env{Config: cfg, Source: src, Timeout: opts.Timeout}
+	env := &Env{Config: cfg, Source: src, Timeout: opts.Timeout, DataDir: opts.DataDir}
 	for _, c := range checks {
-		if len(opts.Groups) > 0 && !contains(opts.Groups, c.Group) {
+		if len(opts.Groups) > 0 && !contains(opts.Groups, c.Group) || opts.Offline && !c.Local {
 			continue
+		}
+		if opts.Progress != nil {
+			opts.Progress(c.Group)
 		}
 		rep.Checks = append(rep.Checks, c.Run(ctx, env)...)
 	}

@@ -20,8 +20,9 @@ import (
 // FileName is the name of the config file inside a config directory.
 const FileName = "config.yaml"
 
-// Config is config.yaml, typed. Field names follow the keys; see config.schema.json for each
-// key's meaning.
+// Config is config.yaml, typed. Field names follow the keys; see config.schema.json (or the
+// generated docs/config.md) for each key's meaning. Only keys Wharf honours have fields here;
+// the schema knows Quay's other keys too, and Parse reports each one a file sets.
 type Config struct {
 	ServerHostname     string `json:"SERVER_HOSTNAME"`
 	PreferredURLScheme string `json:"PREFERRED_URL_SCHEME"`
@@ -34,7 +35,10 @@ type Config struct {
 	DistributedStorageConfig           map[string]StorageLocation `json:"DISTRIBUTED_STORAGE_CONFIG"`
 	DistributedStoragePreference       []string                   `json:"DISTRIBUTED_STORAGE_PREFERENCE"`
 	DistributedStorageDefaultLocations []string                   `json:"DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS"`
+	FeatureStorageReplication          bool                       `json:"FEATURE_STORAGE_REPLICATION"`
 	MaximumLayerSize                   Size                       `json:"MAXIMUM_LAYER_SIZE"`
+	UserfilesLocation                  string                     `json:"USERFILES_LOCATION"`
+	UserfilesPath                      string                     `json:"USERFILES_PATH"`
 
 	DefaultTagExpiration Duration   `json:"DEFAULT_TAG_EXPIRATION"`
 	TagExpirationOptions []Duration `json:"TAG_EXPIRATION_OPTIONS"`
@@ -74,7 +78,7 @@ type Config struct {
 	LDAPEmailAttr             string   `json:"LDAP_EMAIL_ATTR"`
 	LDAPTimeout               int      `json:"LDAP_TIMEOUT"`
 	LDAPNetworkTimeout        int      `json:"LDAP_NETWORK_TIMEOUT"`
-	LDAPAllowInsecureFallback bool     `json:"LDAP_ALLOW_INSECURE_FALLBACK"`
+	LDAPAllowInsecureFallback bool     `json:"LDAP_ALLOW_INSECURE_FALLBACK"` // not honoured: Parse refuses true
 
 	BuildlogsRedis  Redis `json:"BUILDLOGS_REDIS"`
 	UserEventsRedis Redis `json:"USER_EVENTS_REDIS"`
@@ -93,11 +97,33 @@ type Config struct {
 	SecurityScannerV4PSK                string   `json:"SECURITY_SCANNER_V4_PSK"`
 	SecurityScannerIndexingInterval     int      `json:"SECURITY_SCANNER_INDEXING_INTERVAL"`
 	SecurityScannerV4NamespaceWhitelist []string `json:"SECURITY_SCANNER_V4_NAMESPACE_WHITELIST"`
+	FeatureSecurityNotifications        bool     `json:"FEATURE_SECURITY_NOTIFICATIONS"`
+	SecurityScannerV4IndexMaxLayerSize  Size     `json:"SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE"`
+	SecurityScannerV4ManifestCleanup    bool     `json:"SECURITY_SCANNER_V4_MANIFEST_CLEANUP"`
+	SecurityScannerV4ReindexThreshold   int      `json:"SECURITY_SCANNER_V4_REINDEX_THRESHOLD"`
+
+	FeatureRepoMirror        bool   `json:"FEATURE_REPO_MIRROR"`
+	RepoMirrorInterval       int    `json:"REPO_MIRROR_INTERVAL"`
+	RepoMirrorTLSVerify      bool   `json:"REPO_MIRROR_TLS_VERIFY"`
+	RepoMirrorServerHostname string `json:"REPO_MIRROR_SERVER_HOSTNAME"`
+	RepoMirrorRollback       bool   `json:"REPO_MIRROR_ROLLBACK"`
+
+	FeatureBuildSupport               bool   `json:"FEATURE_BUILD_SUPPORT"`
+	BuildmanHostname                  string `json:"BUILDMAN_HOSTNAME"`
+	DefaultNamespaceMaximumBuildCount *int   `json:"DEFAULT_NAMESPACE_MAXIMUM_BUILD_COUNT"`
+	FeatureReaderBuildLogs            bool   `json:"FEATURE_READER_BUILD_LOGS"`
+	LogArchiveLocation                string `json:"LOG_ARCHIVE_LOCATION"`
+	LogArchivePath                    string `json:"LOG_ARCHIVE_PATH"`
 
 	ExternalTLSTermination bool   `json:"EXTERNAL_TLS_TERMINATION"`
 	FeatureACMETLS         bool   `json:"FEATURE_ACME_TLS"`
 	ACMEDirectoryURL       string `json:"ACME_DIRECTORY_URL"`
 	ACMEEmail              string `json:"ACME_EMAIL"`
+
+	// Warnings are the keys the file sets that Wharf does not honour, set to values that
+	// ask for nothing Wharf lacks (e.g. FEATURE_GITHUB_BUILD: false): one per key, each
+	// saying what Wharf does instead. They do not make the config invalid.
+	Warnings []Problem `json:"-"`
 
 	// lines maps each key path's JSON pointer (/A/b/0) to its line in the file.
 	lines map[string]int
@@ -106,6 +132,8 @@ type Config struct {
 	LoginConfigs     map[string]LoginConfig `json:"-"`
 	V2PaginationSize int                    `json:"V2_PAGINATION_SIZE"`
 
+	// SecretKey, DatabaseSecretKey and SetupComplete are read for Quay compatibility only:
+	// Wharf does not honour them (Parse warns when a file sets them).
 	SecretKey         string `json:"SECRET_KEY"`
 	DatabaseSecretKey string `json:"DATABASE_SECRET_KEY"`
 	SetupComplete     bool   `json:"SETUP_COMPLETE"`
@@ -273,6 +301,12 @@ func Default() *Config {
 		MailPort:                           587,
 		MailUseTLS:                         true,
 		SecurityScannerIndexingInterval:    30,
+		SecurityScannerV4ManifestCleanup:   true,
+		SecurityScannerV4ReindexThreshold:  86400,
+		UserfilesPath:                      "userfiles/",
+		LogArchivePath:                     "logarchive/",
+		RepoMirrorInterval:                 30,
+		RepoMirrorTLSVerify:                true,
 		ACMEDirectoryURL:                   "https://acme-v02.api.letsencrypt.org/directory",
 	}
 }
@@ -293,6 +327,11 @@ func Load(dir string) (*Config, error) {
 
 // Parse validates config file content and returns the typed config with defaults filled in.
 // The name is used in error messages.
+//
+// A key set to null (KEY: or KEY: null) is unset: Wharf uses its default, as Quay does. Keys
+// Quay knows but Wharf does not honour are reported once each: as an error (in the returned
+// *InvalidError) when the value asks for something Wharf cannot do, otherwise as a warning
+// in Config.Warnings (and InvalidError.Warnings). Keys nobody knows are errors.
 func Parse(name string, data []byte) (*Config, error) {
 	doc, lines, err := decodeYAML(data)
 	if err != nil {
@@ -301,14 +340,27 @@ func Parse(name string, data []byte) (*Config, error) {
 	if doc == nil {
 		doc = map[string]any{}
 	}
-	problems, err := validate(doc, lines)
+	nullErrs, nullWarns, err := dropNulls(doc, lines)
 	if err != nil {
 		return nil, err
 	}
+	problems, warnings, err := validate(doc, lines)
+	if err != nil {
+		return nil, err
+	}
+	problems = append(problems, nullErrs...)
+	warnings = append(warnings, nullWarns...)
+	sortProblems(problems)
+	sortProblems(warnings)
+	invalid := func(p []Problem) error { return &InvalidError{File: name, Problems: p, Warnings: warnings} }
 	if len(problems) > 0 {
-		return nil, &InvalidError{File: name, Problems: problems}
+		return nil, invalid(problems)
 	}
 	cfg := Default()
+	if m, ok := doc.(map[string]any); ok && m["DISTRIBUTED_STORAGE_CONFIG"] != nil {
+		// The file's locations replace the default's (decoding into the map would merge them).
+		cfg.DistributedStorageConfig = nil
+	}
 	raw, err := json.Marshal(doc)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", name, err)
@@ -316,18 +368,57 @@ func Parse(name string, data []byte) (*Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	if err := dec.Decode(cfg); err != nil {
-		return nil, &InvalidError{File: name, Problems: []Problem{{Message: err.Error()}}}
+		return nil, invalid([]Problem{{Message: err.Error()}})
 	}
 	if err := cfg.decodeLoginConfigs(doc); err != nil {
-		return nil, &InvalidError{File: name, Problems: []Problem{{Message: err.Error()}}}
+		return nil, invalid([]Problem{{Message: err.Error()}})
 	}
 	if problems := cfg.check(lines); len(problems) > 0 {
-		return nil, &InvalidError{File: name, Problems: problems}
+		return nil, invalid(problems)
 	}
 	if len(lines) > 0 { // an empty file leaves the config equal to Default()
 		cfg.lines = lines
 	}
+	if len(warnings) > 0 {
+		cfg.Warnings = warnings
+	}
 	return cfg, nil
+}
+
+// dropNulls removes the top-level keys set to null from doc (and their lines): they are
+// unset. It reports those the schema does not know (errors) and those Wharf does not honour
+// (warnings), as validation would had they been set.
+func dropNulls(doc any, lines map[string]int) (errs, warns []Problem, err error) {
+	m, ok := doc.(map[string]any)
+	if !ok {
+		return nil, nil, nil
+	}
+	root, err := rawSchema()
+	if err != nil {
+		return nil, nil, err
+	}
+	for key, v := range m {
+		if v != nil {
+			continue
+		}
+		ptr := "/" + escapePointer(key)
+		line := lines[ptr]
+		delete(m, key)
+		delete(lines, ptr)
+		node, known := topLevelNode(root, key)
+		if !known {
+			errs = append(errs, Problem{Path: key, Line: line, Message: unknownKeyMessage})
+			continue
+		}
+		if a := annotationOf(node); !a.honoured() {
+			if p, warning := notHonouredProblem(node, a, key, line, nil, m); warning {
+				warns = append(warns, p)
+			} else {
+				errs = append(errs, p)
+			}
+		}
+	}
+	return errs, warns, nil
 }
 
 // Has reports whether the file sets the key path (slash-separated, e.g. MAIL_SERVER or
@@ -354,11 +445,16 @@ func pointerOf(path string) string {
 	return "/" + strings.Join(parts, "/")
 }
 
-// decodeLoginConfigs reads the *_LOGIN_CONFIG keys (validated by the schema's pattern).
+// decodeLoginConfigs reads the OpenID Connect providers: the *_LOGIN_CONFIG keys other than
+// Quay's GitHub and Google logins (see IsOIDCLoginKey), leaving out empty ones (not
+// configured).
 func (c *Config) decodeLoginConfigs(doc any) error {
 	m, _ := doc.(map[string]any)
 	for k, v := range m {
-		if !strings.HasSuffix(k, "_LOGIN_CONFIG") {
+		if !IsOIDCLoginKey(k) {
+			continue
+		}
+		if obj, ok := v.(map[string]any); !ok || len(obj) == 0 {
 			continue
 		}
 		raw, err := json.Marshal(v)
@@ -377,6 +473,27 @@ func (c *Config) decodeLoginConfigs(doc any) error {
 	return nil
 }
 
+// IsOIDCLoginKey reports whether a config key names an OpenID Connect login provider:
+// NAME_LOGIN_CONFIG for any NAME of capitals, digits and underscores except GITHUB and
+// GOOGLE (Quay's OAuth logins, which Wharf does not have) and GITLAB (reserved). The
+// schema's pattern for these keys says the same (a test checks).
+func IsOIDCLoginKey(key string) bool {
+	prefix, ok := strings.CutSuffix(key, "_LOGIN_CONFIG")
+	if !ok || prefix == "" {
+		return false
+	}
+	for _, r := range prefix {
+		if !(r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_') {
+			return false
+		}
+	}
+	switch prefix {
+	case "GITHUB", "GOOGLE", "GITLAB":
+		return false
+	}
+	return true
+}
+
 // check finds what the schema cannot express.
 func (c *Config) check(lines map[string]int) []Problem {
 	var out []Problem
@@ -390,6 +507,11 @@ func (c *Config) check(lines map[string]int) []Problem {
 		if _, ok := c.DistributedStorageConfig[name]; !ok {
 			ptr := fmt.Sprintf("/DISTRIBUTED_STORAGE_DEFAULT_LOCATIONS/%d", i)
 			out = append(out, Problem{Path: pathOf(ptr), Line: lines[ptr], Message: fmt.Sprintf("location %q is not defined in DISTRIBUTED_STORAGE_CONFIG", name)})
+		}
+	}
+	for _, k := range []struct{ key, name string }{{"USERFILES_LOCATION", c.UserfilesLocation}, {"LOG_ARCHIVE_LOCATION", c.LogArchiveLocation}} {
+		if _, ok := c.DistributedStorageConfig[k.name]; k.name != "" && !ok {
+			out = append(out, Problem{Path: k.key, Line: lines["/"+k.key], Message: fmt.Sprintf("location %q is not defined in DISTRIBUTED_STORAGE_CONFIG", k.name)})
 		}
 	}
 	if c.AuthenticationType == "LDAP" {

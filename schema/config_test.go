@@ -159,3 +159,16 @@ func TestDurationsAndSizes(t *testing.T) {
 		t.Error("ParseSize(1GB) succeeded")
 	}
 }
+
+func TestStorageLocationsReplaceTheDefault(t *testing.T) {
+	cfg, err := Parse("config.yaml", []byte(`DISTRIBUTED_STORAGE_CONFIG:
+  s3: [S3Storage, {s3_bucket: wharf, storage_path: /registry}]
+DISTRIBUTED_STORAGE_PREFERENCE: [s3]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.DistributedStorageConfig) != 1 || cfg.DistributedStorageConfig["s3"].Driver != "S3Storage" {
+		t.Fatalf("locations = %v, want only s3 (the default location must not be merged in)", cfg.DistributedStorageConfig)
+	}
+}

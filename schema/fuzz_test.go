@@ -3,6 +3,8 @@ package schema
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -75,6 +77,18 @@ DISTRIBUTED_STORAGE_PREFERENCE: [ceph]
 	"a: &a [*a]\n",
 	"DB_CONNECTION_ARGS: {max_connections: 99999999999999999999}\n",
 	"\xff\xfe",
+	// Quay keys Wharf does not honour, nulls and empty integrations.
+	"FEATURE_GITHUB_LOGIN: true\nGITHUB_LOGIN_CONFIG: {CLIENT_ID: a}\n",
+	"FEATURE_GITHUB_LOGIN: false\nGITHUB_LOGIN_CONFIG: {}\nLOGS_MODEL: database\nLOGS_MODEL_CONFIG: {}\n",
+	"LOGS_MODEL: splunk\nLOGS_MODEL_CONFIG: {producer: splunk_hec}\n",
+	"MAIL_PASSWORD:\nREPO_MIRROR_SERVER_HOSTNAME: null\nNOT_A_KEY: ~\n",
+	"DB_CONNECTION_ARGS: {ssl: {ca: x}, autorollback: true}\n",
+	"DISTRIBUTED_STORAGE_CONFIG:\n  a: [RHOCSStorage, {hostname: h}]\n",
+	"OIDC_LOGIN_CONFIG: {}\nRHSSO_LOGIN_CONFIG: {CLIENT_ID: a, CLIENT_SECRET: b, OIDC_SERVER: 'https://x', USE_PKCE: false}\n",
+	"AUTHENTICATION_TYPE: LDAP\nLDAP_URI: ldap://l\nLDAP_BASE_DN: [dc=x]\nLDAP_ADMIN_DN: cn=a\nLDAP_ALLOW_INSECURE_FALLBACK: true\n",
+	"AUTHENTICATION_TYPE: JWT\nJWT_VERIFY_ENDPOINT: https://j\n",
+	"USERFILES_LOCATION: nowhere\n",
+	"SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE: 8G\nREPO_MIRROR_INTERVAL: 0\n",
 }
 
 // FuzzParse checks that Parse never panics and either returns an *InvalidError with at least
@@ -86,6 +100,17 @@ DISTRIBUTED_STORAGE_PREFERENCE: [ceph]
 func FuzzParse(f *testing.F) {
 	for _, s := range parseSeeds {
 		f.Add([]byte(s))
+	}
+	quay, err := filepath.Glob("testdata/quay/*.yaml")
+	if err != nil || len(quay) == 0 {
+		f.Fatalf("no Quay configs in testdata/quay: %v", err)
+	}
+	for _, file := range quay {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := parseNoPanic(t, data)
@@ -100,6 +125,7 @@ func FuzzParse(f *testing.F) {
 						t.Fatalf("problem %+v for %q", p, data)
 					}
 				}
+				checkWarnings(t, data, inv.Warnings)
 				if !strings.Contains(err.Error(), "config.yaml") {
 					t.Fatalf("error %q does not name the file", err)
 				}
@@ -107,6 +133,7 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		checkConfig(t, data, cfg)
+		checkWarnings(t, data, cfg.Warnings)
 		again, err := Parse("config.yaml", data)
 		if err != nil || !reflect.DeepEqual(again, cfg) {
 			t.Fatalf("parsing %q again gives %+v, %v", data, again, err)
@@ -171,8 +198,34 @@ func checkConfig(t *testing.T, data []byte, cfg *Config) {
 	if !slices.Contains([]string{"normal", "readonly"}, cfg.RegistryState) {
 		fail("REGISTRY_STATE is %q", cfg.RegistryState)
 	}
-	if cfg.AuthenticationType != "Database" {
+	switch cfg.AuthenticationType {
+	case "Database":
+	case "LDAP":
+		if cfg.LDAPURI == "" || len(cfg.LDAPBaseDN) == 0 || cfg.LDAPAdminDN == "" {
+			fail("AUTHENTICATION_TYPE is LDAP without LDAP_URI, LDAP_BASE_DN and LDAP_ADMIN_DN")
+		}
+		if cfg.LDAPAllowInsecureFallback {
+			fail("LDAP_ALLOW_INSECURE_FALLBACK is true, which Wharf cannot do")
+		}
+	case "OIDC":
+		if len(cfg.LoginConfigs) == 0 {
+			fail("AUTHENTICATION_TYPE is OIDC without a provider")
+		}
+	default:
 		fail("AUTHENTICATION_TYPE is %q", cfg.AuthenticationType)
+	}
+	for key, lc := range cfg.LoginConfigs {
+		if !IsOIDCLoginKey(key) || lc.ClientID == "" || lc.OIDCServer == "" {
+			fail("login provider %s is %+v", key, lc)
+		}
+	}
+	for _, loc := range []string{cfg.UserfilesLocation, cfg.LogArchiveLocation} {
+		if _, ok := cfg.DistributedStorageConfig[loc]; loc != "" && !ok {
+			fail("location %q is not in DISTRIBUTED_STORAGE_CONFIG", loc)
+		}
+	}
+	if cfg.RepoMirrorInterval < 1 || cfg.SecurityScannerV4IndexMaxLayerSize < 0 {
+		fail("REPO_MIRROR_INTERVAL is %d, SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE %d", cfg.RepoMirrorInterval, cfg.SecurityScannerV4IndexMaxLayerSize)
 	}
 	if cfg.V2PaginationSize < 1 || cfg.V2PaginationSize > 10000 {
 		fail("V2_PAGINATION_SIZE is %d", cfg.V2PaginationSize)
@@ -196,6 +249,25 @@ func checkConfig(t *testing.T, data []byte, cfg *Config) {
 	for key, d := range durations {
 		if d < 0 {
 			fail("%s is %v", key, d.D())
+		}
+	}
+}
+
+// checkWarnings asserts that each warning concerns a key the schema knows but Wharf does not
+// honour, has a message and a line, and that no key has two.
+func checkWarnings(t *testing.T, data []byte, warns []Problem) {
+	t.Helper()
+	seen := map[string]bool{}
+	for _, w := range warns {
+		if w.Path == "" || w.Message == "" || w.Line < 0 || seen[w.Path] {
+			t.Fatalf("Parse(%q) gave warning %+v (repeated: %v)", data, w, seen[w.Path])
+		}
+		seen[w.Path] = true
+		if strings.Contains(w.Path, "/") {
+			continue // a field of a key: its annotation is nested
+		}
+		if k, ok := Lookup(w.Path); !ok || k.Honoured {
+			t.Fatalf("Parse(%q) warned about %s, which is not a key Wharf ignores", data, w.Path)
 		}
 	}
 }

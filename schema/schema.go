@@ -2,6 +2,11 @@
 // configuration, and the loader that validates a file against the schema and reports each
 // problem with its key path and line.
 //
+// The schema knows Red Hat Quay's keys as well as Wharf's. Its x-wharf annotations give each
+// key a field group and mark the keys Wharf does not honour; Parse reports each such key a
+// file sets once, as a warning or an error (see Parse), and Markdown renders docs/config.md
+// from the same annotations.
+//
 // It imports nothing of Wharf's own; the server, the config tool and the wizard all load
 // configuration through it.
 package schema
@@ -32,6 +37,7 @@ func compiledSchema() (*jsonschema.Schema, error) {
 	compileOnce.Do(func() {
 		c := jsonschema.NewCompiler()
 		c.Draft = jsonschema.Draft2020
+		c.RegisterExtension(wharfKeyword, annotationMeta, wharfCompiler{})
 		if err := c.AddResource("config.schema.json", strings.NewReader(string(JSON))); err != nil {
 			compileErr = fmt.Errorf("schema: load embedded schema: %w", err)
 			return
@@ -70,6 +76,9 @@ func (p Problem) String() string {
 type InvalidError struct {
 	File     string
 	Problems []Problem
+	// Warnings are the keys the file sets that Wharf ignores (harmlessly); they do not make
+	// the file invalid and are not part of Error().
+	Warnings []Problem
 }
 
 // Error reports every problem on one line: FILE: line N: PATH: MESSAGE; line M: ...
@@ -81,23 +90,27 @@ func (e *InvalidError) Error() string {
 	return e.File + ": " + strings.Join(parts, "; ")
 }
 
-// validate checks a JSON-shaped document against the schema and returns its problems, each
-// located with lines (a map from JSON pointer to line).
-func validate(doc any, lines map[string]int) ([]Problem, error) {
+// validate checks a JSON-shaped document against the schema and returns its errors and its
+// warnings (keys Wharf does not honour, set to harmless values), each located with lines (a
+// map from JSON pointer to line).
+func validate(doc any, lines map[string]int) (errs, warns []Problem, err error) {
 	s, err := compiledSchema()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	root, err := rawSchema()
+	if err != nil {
+		return nil, nil, err
 	}
 	err = s.Validate(doc)
 	if err == nil {
-		return nil, nil
+		return nil, nil, nil
 	}
 	ve, ok := err.(*jsonschema.ValidationError)
 	if !ok {
-		return nil, fmt.Errorf("schema: validate: %w", err)
+		return nil, nil, fmt.Errorf("schema: validate: %w", err)
 	}
-	seen := map[string]bool{}
-	var problems []Problem
+	var leaves, marks []*jsonschema.ValidationError
 	var walk func(*jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
 		if len(e.Causes) > 0 {
@@ -106,26 +119,76 @@ func validate(doc any, lines map[string]int) ([]Problem, error) {
 			}
 			return
 		}
-		for _, p := range problemsFrom(e, lines) {
-			key := p.Path + "\x00" + p.Message
-			if !seen[key] {
-				seen[key] = true
-				problems = append(problems, p)
-			}
+		if strings.HasSuffix(e.KeywordLocation, "/"+wharfKeyword) {
+			marks = append(marks, e)
+		} else {
+			leaves = append(leaves, e)
 		}
 	}
 	walk(ve)
+	seen := map[string]bool{}
+	add := func(list *[]Problem, p Problem) {
+		key := p.Path + "\x00" + p.Message
+		if !seen[key] {
+			seen[key] = true
+			*list = append(*list, p)
+		}
+	}
+	for _, e := range leaves {
+		for _, p := range problemsFrom(e, lines, root, doc) {
+			add(&errs, p)
+		}
+	}
+	// One message per key Wharf does not honour, unless the key is wrong anyway.
+	docMap, _ := doc.(map[string]any)
+	for _, e := range marks {
+		path := pathOf(e.InstanceLocation)
+		if hasProblemAt(errs, path) {
+			continue
+		}
+		node, ok := nodeAt(root, strings.TrimSuffix(e.AbsoluteKeywordLocation, "/"+wharfKeyword))
+		a := annotationOf(node)
+		if !ok || a == nil {
+			return nil, nil, fmt.Errorf("schema: no x-wharf annotation at %s", e.AbsoluteKeywordLocation)
+		}
+		v, _ := valueAt(doc, e.InstanceLocation)
+		p, warning := notHonouredProblem(node, a, path, lines[e.InstanceLocation], v, docMap)
+		if warning {
+			add(&warns, p)
+		} else {
+			add(&errs, p)
+		}
+	}
+	sortProblems(errs)
+	sortProblems(warns)
+	return errs, warns, nil
+}
+
+// hasProblemAt reports whether a problem concerns path or a key beneath it.
+func hasProblemAt(problems []Problem, path string) bool {
+	for _, p := range problems {
+		if p.Path == path || strings.HasPrefix(p.Path, path+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func sortProblems(problems []Problem) {
 	sort.SliceStable(problems, func(i, j int) bool {
 		if problems[i].Line != problems[j].Line {
 			return problems[i].Line < problems[j].Line
 		}
 		return problems[i].Path < problems[j].Path
 	})
-	return problems, nil
 }
 
-// problemsFrom turns one leaf validation error into problems a person can act on.
-func problemsFrom(e *jsonschema.ValidationError, lines map[string]int) []Problem {
+// unknownKeyMessage is the problem of a key the schema does not know.
+const unknownKeyMessage = "unknown key: Wharf's schema has no such key (check its spelling; see docs/config.md for every key Wharf knows)"
+
+// problemsFrom turns one leaf validation error into problems a person can act on, adding
+// the hint the failing schema node gives.
+func problemsFrom(e *jsonschema.ValidationError, lines map[string]int, root map[string]any, doc any) []Problem {
 	ptr := e.InstanceLocation
 	msg := e.Message
 	if strings.HasPrefix(msg, "additionalProperties ") {
@@ -135,9 +198,17 @@ func problemsFrom(e *jsonschema.ValidationError, lines map[string]int) []Problem
 		for _, k := range strings.Split(inner, ", ") {
 			k = strings.Trim(k, "'")
 			child := ptr + "/" + escapePointer(k)
-			out = append(out, Problem{Path: pathOf(child), Line: lines[child], Message: "unknown key: Wharf's schema has no such key (check its spelling; see docs for the keys Wharf honours)"})
+			out = append(out, Problem{Path: pathOf(child), Line: lines[child], Message: unknownKeyMessage})
 		}
 		return out
+	}
+	if i := strings.LastIndex(e.AbsoluteKeywordLocation, "/"); i >= 0 {
+		if node, ok := nodeAt(root, e.AbsoluteKeywordLocation[:i]); ok {
+			v, _ := valueAt(doc, ptr)
+			if h := hintFor(node, v); h != "" {
+				msg += ": " + h
+			}
+		}
 	}
 	return []Problem{{Path: pathOf(ptr), Line: lines[ptr], Message: msg}}
 }
@@ -159,12 +230,17 @@ func pathOf(ptr string) string {
 	return strings.Join(parts, "/")
 }
 
-// DefaultsFromSchema returns the top-level defaults the schema declares, as JSON values. The
-// typed defaults in Default must agree with them (a test checks).
+// DefaultsFromSchema returns the defaults the schema declares for the top-level keys Wharf
+// honours, as JSON values: what Wharf uses when config.yaml leaves a key out. (The defaults
+// of keys Wharf does not honour are Quay's, kept for the docs.) The typed defaults in Default
+// must agree with them (a test checks).
 func DefaultsFromSchema() (map[string]any, error) {
 	var doc struct {
 		Properties map[string]struct {
 			Default json.RawMessage `json:"default"`
+			Wharf   struct {
+				Honoured *bool `json:"honoured"`
+			} `json:"x-wharf"`
 		} `json:"properties"`
 	}
 	if err := json.Unmarshal(JSON, &doc); err != nil {
@@ -172,7 +248,7 @@ func DefaultsFromSchema() (map[string]any, error) {
 	}
 	out := map[string]any{}
 	for k, p := range doc.Properties {
-		if len(p.Default) == 0 {
+		if len(p.Default) == 0 || (p.Wharf.Honoured != nil && !*p.Wharf.Honoured) {
 			continue
 		}
 		var v any

@@ -21,7 +21,11 @@ func serveCommand() *cobra.Command {
 		Use:   "serve",
 		Short: "Run the registry",
 		Long: "Run the registry. With a config directory holding config.yaml, use it; without one, run the embedded\n" +
-			"default: SQLite and local disk under the data directory, plain HTTP.",
+			"default: SQLite and local disk under the data directory, plain HTTP.\n\n" +
+			"HTTPS: with ssl.cert and ssl.key in the config directory (`wharf config tls` makes them), or with\n" +
+			"FEATURE_ACME_TLS (a certificate obtained and renewed from ACME_DIRECTORY_URL, kept in DATA_DIR/acme), serve\n" +
+			"HTTPS on --listen. With EXTERNAL_TLS_TERMINATION, serve plain HTTP to the proxy that ends TLS in front.\n" +
+			"Outbound connections (LDAP, OpenID providers, ACME) trust the system CAs and CONFIG_DIR/extra_ca_certs/.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := newLogger(logLevel, logFormat)

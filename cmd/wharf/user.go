@@ -41,7 +41,7 @@ func userCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			st, err := server.OpenStore(ctx, cfg, dir)
+			st, err := server.OpenStore(ctx, cfg, configDir, dir)
 			if err != nil {
 				return err
 			}

@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/wharf-registry/wharf/registry/audit"
@@ -17,33 +15,6 @@ import (
 	"github.com/wharf-registry/wharf/registry/auth/oidc"
 	"github.com/wharf-registry/wharf/schema"
 )
-
-// extraCAs returns the system roots plus the certificates in CONFIG_DIR/extra_ca_certs/
-// (Quay's place for the CAs of LDAP servers, OIDC providers and storage), or nil for the
-// system roots alone.
-func extraCAs(configDir string) (*x509.CertPool, error) {
-	if configDir == "" {
-		return nil, nil
-	}
-	files, _ := filepath.Glob(filepath.Join(configDir, "extra_ca_certs", "*"))
-	if len(files) == 0 {
-		return nil, nil
-	}
-	pool, err := x509.SystemCertPool()
-	if err != nil {
-		pool = x509.NewCertPool()
-	}
-	for _, f := range files {
-		pem, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("extra CA certificate: %w", err)
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("extra CA certificate %s holds no PEM certificate", f)
-		}
-	}
-	return pool, nil
-}
 
 // ldapDirectory builds the LDAP directory a config names.
 func ldapDirectory(cfg *schema.Config, cas *x509.CertPool) (*ldap.Directory, error) {

@@ -56,17 +56,29 @@ type Server struct {
 	log     *slog.Logger
 	handler http.Handler
 	oidc    []*oidc.Provider
+	tls     *tlsServing
 }
 
-// OpenStore opens the metadata database a config names.
-func OpenStore(ctx context.Context, cfg *schema.Config, dataDir string) (*store.Store, error) {
+// OpenStore opens the metadata database a config names. Files DB_CONNECTION_ARGS names
+// (sslrootcert) are relative to the config directory, and PostgreSQL's certificate is
+// verified against the system roots plus extra_ca_certs/, as `wharf config validate` checks.
+func OpenStore(ctx context.Context, cfg *schema.Config, configDir, dataDir string) (*store.Store, error) {
+	cas, err := extraCAs(configDir)
+	if err != nil {
+		return nil, err
+	}
+	rootCert := cfg.DBConnectionArgs.SSLRootCert
+	if rootCert != "" && rootCert != "system" && !filepath.IsAbs(rootCert) && configDir != "" {
+		rootCert = filepath.Join(configDir, rootCert)
+	}
 	return store.Open(ctx, store.Options{
 		URI:            cfg.DBURI,
 		DataDir:        dataDir,
 		MaxConns:       cfg.DBConnectionArgs.MaxConnections,
 		SSLMode:        cfg.DBConnectionArgs.SSLMode,
-		SSLRootCert:    cfg.DBConnectionArgs.SSLRootCert,
+		SSLRootCert:    rootCert,
 		ConnectTimeout: time.Duration(cfg.DBConnectionArgs.ConnectTimeout) * time.Second,
+		RootCAs:        cas,
 	})
 }
 
@@ -86,21 +98,27 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	for _, w := range cfg.Warnings { // keys Wharf knows but does not honour: never silent
+		opts.Log.Warn("config.yaml key ignored", "key", w.Path, "line", w.Line, "why", w.Message)
+	}
 	dataDir, err := ResolveDataDir(opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	st, err := OpenStore(ctx, cfg, dataDir)
+	cas, err := extraCAs(opts.ConfigDir)
+	if err != nil {
+		return nil, err
+	}
+	serving, err := newTLS(cfg, opts.ConfigDir, dataDir, cas, opts.Log, opts.Out)
+	if err != nil {
+		return nil, err
+	}
+	st, err := OpenStore(ctx, cfg, opts.ConfigDir, dataDir)
 	if err != nil {
 		return nil, err
 	}
 	pref := cfg.DistributedStoragePreference[0]
-	sd, err := drivers.Open(ctx, pref, cfg.DistributedStorageConfig[pref], dataDir)
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	cas, err := extraCAs(opts.ConfigDir)
+	sd, err := drivers.OpenWithRoots(ctx, pref, cfg.DistributedStorageConfig[pref], dataDir, cas)
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -133,7 +151,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s := &Server{Config: cfg, Store: st, Storage: sd, Auth: as, Audit: al, FromFile: fromFile, DataDir: dataDir, opts: opts, log: opts.Log}
+	s := &Server{Config: cfg, Store: st, Storage: sd, Auth: as, Audit: al, FromFile: fromFile, DataDir: dataDir, opts: opts, log: opts.Log, tls: serving}
 	if s.oidc, err = s.oidcProviders(ctx, cas); err != nil {
 		st.Close()
 		return nil, err
@@ -285,6 +303,12 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, drain time.Duration) 
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 	workers, stopWorkers := context.WithCancel(context.Background())
+	// The TLS certificate (from ACME) is obtained and renewed on the listener's port.
+	if err := s.tls.start(workers, ln); err != nil {
+		stopWorkers()
+		return err
+	}
+	defer s.tls.stop()
 	var wg sync.WaitGroup
 	if s.Config.FeatureGarbageCollection {
 		collector := gc.New(s.Store, s.Storage, gc.Options{
@@ -307,9 +331,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, drain time.Duration) 
 		wg.Add(1)
 		go func() { defer wg.Done(); s.rotateLogs(workers) }()
 	}
+	s.tls.announce(ln.Addr().String())
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	s.log.Info("serving", "address", ln.Addr().String(), "hostname", s.Config.ServerHostname)
+	go func() { errc <- s.tls.serve(srv, ln) }()
+	s.log.Info("serving", "address", ln.Addr().String(), "hostname", s.Config.ServerHostname, "scheme", s.Config.PreferredURLScheme)
 	var err error
 	select {
 	case err = <-errc:

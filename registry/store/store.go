@@ -10,6 +10,7 @@ package store
 
 import (
 	"context"
+	"crypto/x509"
 	"database/sql"
 	"embed"
 	"errors"
@@ -23,7 +24,8 @@ import (
 	"sync"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL driver "pgx"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	_ "modernc.org/sqlite" // SQLite driver "sqlite"
@@ -72,6 +74,9 @@ type Options struct {
 	SSLMode, SSLRootCert string
 	// ConnectTimeout bounds connection set-up.
 	ConnectTimeout time.Duration
+	// RootCAs verifies PostgreSQL's certificate when no SSLRootCert is given (the system
+	// roots plus extra_ca_certs); nil means pgx's default.
+	RootCAs *x509.CertPool
 }
 
 // Open connects to the database named by opts and applies pending migrations.
@@ -80,12 +85,14 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	driver := "sqlite"
+	var db *sql.DB
 	if dialect == Postgres {
-		driver = "pgx"
-	}
-	db, err := sql.Open(driver, dsn)
-	if err != nil {
+		pgcfg, err := PostgresConfig(opts)
+		if err != nil {
+			return nil, err
+		}
+		db = stdlib.OpenDB(*pgcfg)
+	} else if db, err = sql.Open("sqlite", dsn); err != nil {
 		return nil, fmt.Errorf("open %s database: %w", dialect, err)
 	}
 	maxConns := opts.MaxConns
@@ -107,6 +114,34 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// PostgresConfig is the pgx connection config for a postgresql:// DB_URI with the
+// DB_CONNECTION_ARGS in opts: what Open connects with, and what `wharf config validate`
+// checks.
+func PostgresConfig(opts Options) (*pgx.ConnConfig, error) {
+	dialect, dsn, err := parseURI(opts)
+	if err != nil {
+		return nil, err
+	}
+	if dialect != Postgres {
+		return nil, fmt.Errorf("DB_URI %q is not a PostgreSQL URI", redact(opts.URI))
+	}
+	cfg, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("DB_URI %q with DB_CONNECTION_ARGS: %w", redact(opts.URI), err)
+	}
+	if opts.RootCAs != nil && opts.SSLRootCert == "" {
+		if cfg.TLSConfig != nil {
+			cfg.TLSConfig.RootCAs = opts.RootCAs
+		}
+		for _, fb := range cfg.Fallbacks {
+			if fb.TLSConfig != nil {
+				fb.TLSConfig.RootCAs = opts.RootCAs
+			}
+		}
+	}
+	return cfg, nil
 }
 
 // Dialect reports which database the store talks to.

@@ -4,6 +4,7 @@ package drivers
 
 import (
 	"context"
+	"crypto/x509"
 	"fmt"
 	"path/filepath"
 	"strconv"
@@ -17,6 +18,14 @@ import (
 // Open returns the driver for a storage location. Relative local paths are taken relative to
 // dataDir.
 func Open(ctx context.Context, name string, loc schema.StorageLocation, dataDir string) (storage.Driver, error) {
+	return OpenWithRoots(ctx, name, loc, dataDir, nil)
+}
+
+// OpenWithRoots is Open with the certificate authorities that verify object storage
+// endpoints (the system roots plus extra_ca_certs; nil for the system roots alone).
+func OpenWithRoots(ctx context.Context, name string, loc schema.StorageLocation, dataDir string, roots *x509.CertPool) (storage.Driver, error) {
+	var cfg s3.Config
+	var err error
 	switch loc.Driver {
 	case "LocalStorage":
 		p := loc.String("storage_path")
@@ -25,19 +34,17 @@ func Open(ctx context.Context, name string, loc schema.StorageLocation, dataDir 
 		}
 		return local.New(p)
 	case "S3Storage":
-		cfg, err := S3Config(loc)
-		if err != nil {
-			return nil, fmt.Errorf("storage location %s: %w", name, err)
-		}
-		return s3.New(ctx, cfg)
+		cfg, err = S3Config(loc)
 	case "RadosGWStorage":
-		cfg, err := RadosGWConfig(loc)
-		if err != nil {
-			return nil, fmt.Errorf("storage location %s: %w", name, err)
-		}
-		return s3.New(ctx, cfg)
+		cfg, err = RadosGWConfig(loc)
+	default:
+		return nil, fmt.Errorf("storage location %s: unknown driver %q", name, loc.Driver)
 	}
-	return nil, fmt.Errorf("storage location %s: unknown driver %q", name, loc.Driver)
+	if err != nil {
+		return nil, fmt.Errorf("storage location %s: %w", name, err)
+	}
+	cfg.RootCAs = roots
+	return s3.New(ctx, cfg)
 }
 
 // S3Config maps S3Storage parameters to the S3 driver's config.
