@@ -21,22 +21,12 @@ func init() {
 	checks = append(checks, Check{Group: GroupAuth, Run: checkLDAP})
 }
 
-// ldapConfig maps the config's LDAP_* keys to the LDAP provider's settings, as `wharf serve`
-// does.
+// ldapConfig is the LDAP provider's settings as `wharf serve` builds them, with the check's
+// timeout.
 func ldapConfig(cfg *schema.Config, roots *x509.CertPool, timeout time.Duration) ldap.Config {
-	return ldap.Config{
-		URI:               cfg.LDAPURI,
-		BaseDN:            cfg.LDAPBaseDN,
-		UserRDN:           cfg.LDAPUserRDN,
-		SecondaryUserRDNs: cfg.SecondaryUserRDNs(),
-		UserFilter:        cfg.LDAPUserFilter,
-		AdminDN:           cfg.LDAPAdminDN,
-		AdminPassword:     cfg.LDAPAdminPasswd,
-		UIDAttr:           cfg.LDAPUIDAttr,
-		EmailAttr:         cfg.LDAPEmailAttr,
-		RootCAs:           roots,
-		Timeout:           timeout,
-	}
+	c := ldap.ConfigFrom(cfg, roots)
+	c.Timeout = timeout
+	return c
 }
 
 // ldapKeyRE finds the config key an LDAP provider error names.

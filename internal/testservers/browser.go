@@ -19,7 +19,7 @@ import (
 func Browser(t testing.TB) context.Context {
 	t.Helper()
 	bin := LookTool(t, "chromium")
-	out := &lockedBuffer{}
+	out := &Output{}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(bin),
 		// Without a UserDataDir option, chromedp gives chromium a fresh temporary profile

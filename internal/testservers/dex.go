@@ -142,7 +142,7 @@ func dexConfig(issuer string, port int, webDir string, clients []DexClient, user
 // Dex exited because its port was taken meanwhile.
 func (s *DexServer) start(t testing.TB, bin, config string) (retry bool, err error) {
 	t.Helper()
-	out := &lockedBuffer{}
+	out := &Output{}
 	cmd := exec.Command(bin, "serve", config)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -35,7 +35,7 @@ type PebbleServer struct {
 
 	managementURL string
 	client        *http.Client
-	out           *lockedBuffer
+	out           *Output
 	pid           int
 	done          chan struct{}
 }
@@ -57,7 +57,7 @@ func Pebble(t testing.TB, opts PebbleOptions) *PebbleServer {
 	bin := LookTool(t, "pebble", "/usr/bin")
 	dnsBin := LookTool(t, "pebble-challtestsrv", "/usr/bin")
 	dir := t.TempDir()
-	p := &PebbleServer{out: &lockedBuffer{}}
+	p := &PebbleServer{out: &Output{}}
 	certFile, keyFile, err := p.writeListenerCert(dir)
 	if err != nil {
 		t.Fatalf("pebble: %v", err)
@@ -117,7 +117,7 @@ func startPebbleDNS(t testing.TB, bin string) string {
 	for attempt := 0; attempt < 3; attempt++ {
 		dnsPort, mgmtPort := FreePort(t), FreePort(t)
 		addr := "127.0.0.1:" + strconv.Itoa(dnsPort)
-		out := &lockedBuffer{}
+		out := &Output{}
 		cmd := exec.Command(bin, "-dns01", addr, "-management", "127.0.0.1:"+strconv.Itoa(mgmtPort),
 			"-http01", "", "-https01", "", "-tlsalpn01", "", "-defaultIPv4", "127.0.0.1", "-defaultIPv6", "")
 		cmd.Stdout, cmd.Stderr = out, out
@@ -167,43 +167,28 @@ func (p *PebbleServer) start(t testing.TB, bin, dir, certFile, keyFile, dnsAddr 
 	if err := os.WriteFile(confFile, data, 0o600); err != nil {
 		return false, err
 	}
-	out := &lockedBuffer{}
 	cmd := exec.Command(bin, "-config", confFile, "-dnsserver", dnsAddr)
 	cmd.Dir = dir
 	// No artificial validation delays, and no nonces refused at random: the tests are about
 	// Wharf, not about surviving Pebble's chaos.
 	cmd.Env = append(os.Environ(), "PEBBLE_VA_NOSLEEP=1", "PEBBLE_WFE_NONCEREJECT=0")
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return false, fmt.Errorf("run %s: %w", bin, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() { stopGroup(cmd.Process.Pid, done) })
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	ready := func() error {
 		resp, err := p.client.Get(p.DirectoryURL)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				p.out, p.pid, p.done = out, cmd.Process.Pid, done
-				return false, nil
-			}
-			err = fmt.Errorf("GET %s: %s", p.DirectoryURL, resp.Status)
+		if err != nil {
+			return err
 		}
-		select {
-		case <-done:
-			tail := out.Tail(4096)
-			return strings.Contains(tail, "address already in use"), fmt.Errorf("pebble exited before it answered; its output ends:\n%s", tail)
-		default:
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: %s", p.DirectoryURL, resp.Status)
 		}
-		if time.Now().After(deadline) {
-			return false, fmt.Errorf("pebble did not answer within 30s: %w; its output ends:\n%s", err, out.Tail(4096))
-		}
-		time.Sleep(20 * time.Millisecond)
+		return nil
 	}
+	proc, retry, err := startForTest(t, "pebble", cmd, 30*time.Second, ready, "address already in use")
+	if err != nil {
+		return retry, err
+	}
+	p.out, p.pid, p.done = proc.out, cmd.Process.Pid, proc.done
+	return false, nil
 }
 
 // IssuerRoot returns the root certificate that Pebble's issued certificates chain to (from

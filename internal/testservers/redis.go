@@ -1,14 +1,11 @@
 package testservers
 
 import (
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -102,34 +99,13 @@ func (s *RedisServer) start(t testing.TB, bin, dir string, tlsArgs []string) (re
 	if s.Password != "" {
 		args = append(args, "--requirepass", s.Password)
 	}
-	out := &lockedBuffer{}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return false, fmt.Errorf("run %s: %w", bin, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() { stopGroup(cmd.Process.Pid, done) })
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
+	ready := func() error {
 		c, err := net.DialTimeout("tcp", s.Addr(), time.Second)
 		if err == nil {
 			c.Close()
-			return false, nil
 		}
-		select {
-		case <-done:
-			tail := out.Tail(4096)
-			inUse := strings.Contains(tail, "Address already in use")
-			return inUse, fmt.Errorf("redis-server exited (%v) before it accepted connections; its output ends:\n%s", cmd.ProcessState, tail)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return false, fmt.Errorf("redis-server did not accept connections on %s within 30s: %w; its output ends:\n%s", s.Addr(), err, out.Tail(4096))
-		}
-		time.Sleep(10 * time.Millisecond)
+		return err
 	}
+	_, retry, err = startForTest(t, "redis-server", exec.Command(bin, args...), 30*time.Second, ready, "Address already in use")
+	return retry, err
 }

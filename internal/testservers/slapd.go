@@ -15,7 +15,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -138,36 +137,10 @@ func (s *SlapdServer) start(t testing.TB, bin, dir string) (retry bool, err erro
 	s.LDAPSURI = "ldaps://localhost:" + strconv.Itoa(tlsPort)
 	listen := fmt.Sprintf("ldap://127.0.0.1:%d/ ldaps://127.0.0.1:%d/", port, tlsPort)
 
-	out := &lockedBuffer{}
 	// -d none keeps slapd in the foreground and prints only its errors.
 	cmd := exec.Command(bin, "-f", filepath.Join(dir, "slapd.conf"), "-h", listen, "-d", "none")
-	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return false, fmt.Errorf("run %s: %w", bin, err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	t.Cleanup(func() { stopGroup(cmd.Process.Pid, done) })
-
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := s.ping()
-		if err == nil {
-			return false, nil
-		}
-		select {
-		case <-done:
-			tail := out.Tail(4096)
-			inUse := strings.Contains(tail, "errno=98") || strings.Contains(tail, "in use")
-			return inUse, fmt.Errorf("slapd exited (%v) before it accepted a bind; its output ends:\n%s", cmd.ProcessState, tail)
-		default:
-		}
-		if time.Now().After(deadline) {
-			return false, fmt.Errorf("slapd did not accept a bind on %s within 30s: %w; its output ends:\n%s", s.URI, err, out.Tail(4096))
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	_, retry, err = startForTest(t, "slapd", cmd, 30*time.Second, s.ping, "errno=98", "in use")
+	return retry, err
 }
 
 func (s *SlapdServer) ping() error {

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -183,5 +184,49 @@ func stopGroup(pid int, done <-chan struct{}) {
 	case <-time.After(10 * time.Second):
 		syscall.Kill(-pid, syscall.SIGKILL)
 		<-done
+	}
+}
+
+// testProcess is a server process started for one test by startForTest.
+type testProcess struct {
+	cmd  *exec.Cmd
+	out  *Output
+	done chan struct{} // closed when the process has exited
+}
+
+// startForTest starts cmd in its own process group, collecting its output, stops the group
+// when the test ends, and waits up to timeout until ready returns nil. If the process exits
+// first, the error holds the end of its output, and retry reports whether that output holds
+// one of inUse: a port taken meanwhile, so that the caller tries other ports.
+func startForTest(t testing.TB, name string, cmd *exec.Cmd, timeout time.Duration, ready func() error, inUse ...string) (p *testProcess, retry bool, err error) {
+	t.Helper()
+	out := &Output{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return nil, false, fmt.Errorf("run %s: %w", cmd.Path, err)
+	}
+	p = &testProcess{cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() { stopGroup(cmd.Process.Pid, p.done) })
+	deadline := time.Now().Add(timeout)
+	for {
+		err := ready()
+		if err == nil {
+			return p, false, nil
+		}
+		select {
+		case <-p.done:
+			tail := out.Tail(4096)
+			for _, s := range inUse {
+				retry = retry || strings.Contains(tail, s)
+			}
+			return nil, retry, fmt.Errorf("%s exited (%v) before it was ready (%v); its output ends:\n%s", name, cmd.ProcessState, err, tail)
+		default:
+		}
+		if time.Now().After(deadline) {
+			return nil, false, fmt.Errorf("%s was not ready within %s: %w; its output ends:\n%s", name, timeout, err, out.Tail(4096))
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/wharf-registry/wharf/registry/audit"
 	"github.com/wharf-registry/wharf/registry/auth"
@@ -18,19 +17,7 @@ import (
 
 // ldapDirectory builds the LDAP directory a config names.
 func ldapDirectory(cfg *schema.Config, cas *x509.CertPool) (*ldap.Directory, error) {
-	d, err := ldap.New(ldap.Config{
-		URI:               cfg.LDAPURI,
-		BaseDN:            cfg.LDAPBaseDN,
-		UserRDN:           cfg.LDAPUserRDN,
-		SecondaryUserRDNs: cfg.SecondaryUserRDNs(),
-		UserFilter:        cfg.LDAPUserFilter,
-		AdminDN:           cfg.LDAPAdminDN,
-		AdminPassword:     cfg.LDAPAdminPasswd,
-		UIDAttr:           cfg.LDAPUIDAttr,
-		EmailAttr:         cfg.LDAPEmailAttr,
-		RootCAs:           cas,
-		Timeout:           time.Duration(max(cfg.LDAPTimeout, cfg.LDAPNetworkTimeout)) * time.Second,
-	})
+	d, err := ldap.New(ldap.ConfigFrom(cfg, cas))
 	if err != nil {
 		return nil, fmt.Errorf("LDAP: %w", err)
 	}

@@ -358,9 +358,16 @@ func (s *Server) health(endToEnd bool) http.HandlerFunc {
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 		defer cancel()
 		services := map[string]bool{"registry": true}
-		services["database"] = s.Store.Ping(ctx) == nil
+		dbErr := s.Store.Ping(ctx)
+		services["database"] = dbErr == nil
+		if dbErr != nil {
+			s.log.WarnContext(ctx, "health: the database does not answer", "err", dbErr)
+		}
 		_, err := s.Storage.Stat(ctx, "health/probe")
 		services["storage"] = err == nil || errors.Is(err, storage.ErrNotFound)
+		if !services["storage"] {
+			s.log.WarnContext(ctx, "health: storage does not answer (check DISTRIBUTED_STORAGE_CONFIG; a private CA goes in extra_ca_certs/)", "err", err)
+		}
 		if endToEnd && services["database"] {
 			_, err := s.Store.CountUsers(ctx)
 			services["auth"] = err == nil

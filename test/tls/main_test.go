@@ -19,7 +19,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -45,25 +44,7 @@ type serve struct {
 	bin  string
 	cmd  *exec.Cmd
 	done chan struct{}
-	out  *output
-}
-
-// output collects a process's output for assertions and failure messages.
-type output struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (o *output) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.Write(p)
-}
-
-func (o *output) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.buf.String()
+	out  *testservers.Output
 }
 
 // newConfigDir makes a config directory holding config.yaml and the files given (by their
@@ -99,7 +80,7 @@ func startServe(t *testing.T, addr, configDir string) *serve {
 
 func (s *serve) start(t *testing.T) {
 	t.Helper()
-	s.out = &output{}
+	s.out = &testservers.Output{}
 	s.cmd = exec.Command(s.bin, "serve", "--config-dir", s.ConfigDir, "--data-dir", s.DataDir, "--listen", s.Addr, "--log-level", "debug")
 	s.cmd.Env = append(os.Environ(), "WHARF_INITIAL_PASSWORD="+adminPassword)
 	s.cmd.Stdout, s.cmd.Stderr = s.out, s.out

@@ -6,7 +6,6 @@
 package wizard
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -38,30 +37,13 @@ func TestMain(m *testing.M) { testservers.Main(m) }
 // process is a wharf subcommand started for a test, stopped with SIGTERM when it ends.
 type process struct {
 	cmd  *exec.Cmd
-	out  *syncBuffer
+	out  *testservers.Output
 	done chan struct{}
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 func start(t *testing.T, args ...string) *process {
 	t.Helper()
-	p := &process{out: &syncBuffer{}, done: make(chan struct{})}
+	p := &process{out: &testservers.Output{}, done: make(chan struct{})}
 	p.cmd = exec.Command(testservers.WharfBinary(t), args...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -2,9 +2,13 @@ package drivers
 
 import (
 	"context"
+	"crypto/x509"
+	"io"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/wharf-registry/wharf/internal/testservers"
 	"github.com/wharf-registry/wharf/registry/storage/local"
 	"github.com/wharf-registry/wharf/registry/storage/s3"
 	"github.com/wharf-registry/wharf/schema"
@@ -61,3 +65,56 @@ func TestOpenLocalRelativeToDataDir(t *testing.T) {
 		t.Fatal("unknown driver accepted")
 	}
 }
+
+// TestS3OverTLSTrustsGivenRoots opens an S3 location over HTTPS whose certificate is signed by
+// a private CA: refused with the system roots alone, working once the CA is among the roots
+// (as extra_ca_certs/ puts it).
+func TestS3OverTLSTrustsGivenRoots(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs MinIO")
+	}
+	srv := testservers.MinIOTLS(t)
+	bucket := srv.NewBucket(t)
+	loc := schema.StorageLocation{Driver: "S3Storage", Params: map[string]any{"s3_bucket": bucket, "storage_path": "/wharf",
+		"s3_access_key": srv.AccessKey, "s3_secret_key": srv.SecretKey, "s3_region": srv.Region, "endpoint_url": srv.Endpoint}}
+	ctx := context.Background()
+	probe := func(roots *x509.CertPool) error {
+		d, err := OpenWithRoots(ctx, "tls", loc, t.TempDir(), roots)
+		if err != nil {
+			return err
+		}
+		w, err := d.Writer(ctx, "probe", 0)
+		if err != nil {
+			return err
+		}
+		if _, err := w.Write([]byte("over TLS")); err != nil {
+			return err
+		}
+		if err := w.Commit(ctx); err != nil {
+			return err
+		}
+		r, err := d.Reader(ctx, "probe", 0)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		got, err := io.ReadAll(r)
+		if err != nil {
+			return err
+		}
+		if string(got) != "over TLS" {
+			t.Fatalf("read back %q", got)
+		}
+		return nil
+	}
+	if err := probe(nil); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("a private CA's certificate accepted with the system roots: %v", err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(srv.CACertPEM)
+	if err := probe(roots); err != nil {
+		t.Fatalf("with the CA among the roots: %v", err)
+	}
+}
+
+func TestMain(m *testing.M) { testservers.Main(m) }
