@@ -52,6 +52,7 @@ type Config struct {
 	SuperUsers         []string `json:"SUPER_USERS"`
 	AuthenticationType string   `json:"AUTHENTICATION_TYPE"`
 
+	CreateNamespaceOnPush            bool      `json:"CREATE_NAMESPACE_ON_PUSH"`
 	FeatureUserInitialize            bool      `json:"FEATURE_USER_INITIALIZE"`
 	FeatureUserLogAccess             bool      `json:"FEATURE_USER_LOG_ACCESS"`
 	FeatureAppSpecificTokens         bool      `json:"FEATURE_APP_SPECIFIC_TOKENS"`

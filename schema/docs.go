@@ -269,11 +269,26 @@ func writeDrivers(b *bytes.Buffer, root map[string]any) error {
 		name, _ := nodeAt(cond, "/if/prefixItems/0")
 		params, _ := nodeAt(cond, "/then/prefixItems/1")
 		driver, _ := name["const"].(string)
+		var aliases []string
+		if driver == "" { // one parameter set for several names: the first is the driver's
+			names, _ := name["enum"].([]any)
+			for _, n := range names {
+				if s, ok := n.(string); ok {
+					aliases = append(aliases, s)
+				}
+			}
+			if len(aliases) > 0 {
+				driver, aliases = aliases[0], aliases[1:]
+			}
+		}
 		if driver == "" || params == nil {
 			continue
 		}
 		k := describe(root, driver, params, true)
 		fmt.Fprintf(b, "### %s\n\n", driver)
+		if len(aliases) > 0 {
+			fmt.Fprintf(b, "Also written %s (Quay's names for the same S3 API).\n\n", "`"+strings.Join(aliases, "`, `")+"`")
+		}
 		if len(k.Constraints) > 0 {
 			fmt.Fprintf(b, "Parameters (%s):\n\n", strings.Join(k.Constraints, "; "))
 		}

@@ -58,7 +58,7 @@ func TestDocsCoverEveryKey(t *testing.T) {
 			}
 		}
 	}
-	for _, d := range []string{"### LocalStorage", "### S3Storage", "### RadosGWStorage", "| `RHOCSStorage` |", "| `AzureStorage` |", "| `region_name` |"} {
+	for _, d := range []string{"### LocalStorage", "### S3Storage", "### RadosGWStorage", "`RHOCSStorage`", "| `AzureStorage` |", "| `region_name` |"} {
 		if !strings.Contains(text, d) {
 			t.Errorf("storage drivers: %q missing", d)
 		}

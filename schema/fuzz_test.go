@@ -181,7 +181,7 @@ func checkConfig(t *testing.T, data []byte, cfg *Config) {
 			if len(loc.String("s3_bucket")) < 3 {
 				fail("S3Storage %q has bucket %q", name, loc.String("s3_bucket"))
 			}
-		case "RadosGWStorage":
+		case "RadosGWStorage", "RHOCSStorage", "IBMCloudStorage":
 			if loc.String("hostname") == "" || len(loc.String("bucket_name")) < 3 {
 				fail("RadosGWStorage %q has hostname %q and bucket %q", name, loc.String("hostname"), loc.String("bucket_name"))
 			}

@@ -26,8 +26,7 @@ var quayCases = []struct {
 	warnings []string
 }{
 	{
-		file:   "mirror-registry.yaml",
-		errors: []string{"CREATE_NAMESPACE_ON_PUSH"},
+		file: "mirror-registry.yaml",
 		warnings: []string{"DATABASE_SECRET_KEY", "ENTERPRISE_LOGO_URL", "FEATURE_ACI_CONVERSION", "FEATURE_APP_REGISTRY",
 			"FEATURE_CHANGE_TAG_EXPIRATION", "FEATURE_DIRECT_LOGIN", "FEATURE_PARTIAL_USER_AUTOCOMPLETE", "FEATURE_REQUIRE_TEAM_INVITE",
 			"FEATURE_RESTRICTED_V1_PUSH", "FEATURE_USERNAME_CONFIRMATION", "GITHUB_LOGIN_CONFIG", "GITHUB_TRIGGER_CONFIG",
@@ -35,8 +34,7 @@ var quayCases = []struct {
 			"SETUP_COMPLETE", "TESTING", "USE_CDN"},
 	},
 	{
-		file:   "operator-managed.yaml",
-		errors: []string{"DISTRIBUTED_STORAGE_CONFIG/local_us/0"},
+		file: "operator-managed.yaml",
 		warnings: []string{"BROWSER_API_CALLS_XHR_ONLY", "DATABASE_SECRET_KEY", "DB_CONNECTION_ARGS/autorollback",
 			"DB_CONNECTION_ARGS/threadlocals", "ENTERPRISE_LOGO_URL", "FEATURE_BITBUCKET_BUILD", "FEATURE_CHANGE_TAG_EXPIRATION",
 			"FEATURE_DIRECT_LOGIN", "FEATURE_EXTENDED_REPOSITORY_NAMES", "FEATURE_GENERAL_OCI_SUPPORT", "FEATURE_GITHUB_BUILD",
@@ -64,8 +62,7 @@ var quayCases = []struct {
 	},
 	{
 		file: "ceph-ldap-superusers.yaml",
-		errors: []string{"DB_CONNECTION_ARGS/ssl", "DISTRIBUTED_STORAGE_CONFIG/ceph/1/region_name",
-			"DISTRIBUTED_STORAGE_CONFIG/ceph/1/signature_version", "FEATURE_RESTRICTED_USERS", "LDAP_ALLOW_INSECURE_FALLBACK",
+		errors: []string{"DB_CONNECTION_ARGS/ssl", "DISTRIBUTED_STORAGE_CONFIG/ceph/1/signature_version", "FEATURE_RESTRICTED_USERS", "LDAP_ALLOW_INSECURE_FALLBACK",
 			"LDAP_RESTRICTED_USER_FILTER", "LDAP_SUPERUSER_FILTER", "RESTRICTED_USERS_WHITELIST"},
 		warnings: []string{"ENABLE_HEALTH_DEBUG_SECRET", "SECURITY_SCANNER_ENDPOINT"},
 	},

@@ -325,7 +325,7 @@ func (d *doc) storageDrivers() ([]storageDriver, error) {
 		drv := storageDriver{Name: name}
 		for _, branch := range loc.AllOf {
 			cond, then := branch.If.prefixItem(0), branch.Then.prefixItem(1)
-			if cond == nil || then == nil || fmt.Sprint(cond.Const) != name {
+			if cond == nil || then == nil || !namesDriver(cond, name) {
 				continue
 			}
 			params, _ := d.resolve(then)
@@ -340,6 +340,20 @@ func (d *doc) storageDrivers() ([]storageDriver, error) {
 		out = append(out, drv)
 	}
 	return out, nil
+}
+
+// namesDriver reports whether a storage location branch's condition selects the driver name:
+// by const, or among an enum of names for one parameter set (RadosGWStorage, RHOCSStorage, ...).
+func namesDriver(cond *node, name string) bool {
+	if cond.Const != nil && fmt.Sprint(cond.Const) == name {
+		return true
+	}
+	for _, v := range cond.Enum {
+		if fmt.Sprint(v) == name {
+			return true
+		}
+	}
+	return false
 }
 
 func contains(list []string, s string) bool {

@@ -41,6 +41,13 @@ func (s *Service) RepositoryAccess(ctx context.Context, id Identity, namespace, 
 	a := RepoAccess{Exists: f.RepositoryID != 0, NamespaceID: f.NamespaceID, NamespaceKind: f.NamespaceKind,
 		RepositoryID: f.RepositoryID, Public: f.Public}
 	if f.NamespaceID == 0 {
+		if s.opts.CreateNamespaceOnPush && id.User != nil && id.User.Kind == store.KindUser {
+			// The push creates the organization (owned by the user), then the repository.
+			a.Role = store.RoleAdmin
+			if id.Scopes != nil {
+				a.Role = limitByScopes(a.Role, id.Scopes, false)
+			}
+		}
 		return a, nil
 	}
 	switch {

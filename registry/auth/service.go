@@ -56,6 +56,9 @@ type Options struct {
 	Directory Directory
 	// AnonymousAccess lets unauthenticated clients pull public repositories.
 	AnonymousAccess bool
+	// CreateNamespaceOnPush is Quay's CREATE_NAMESPACE_ON_PUSH: a user (not a robot) may push
+	// into a namespace that does not exist, which becomes an organization they own.
+	CreateNamespaceOnPush bool
 	// PublicCatalog lists public repositories in the registry catalog.
 	PublicCatalog bool
 	// SuperUsers are the names with superuser rights (besides users flagged in the database).

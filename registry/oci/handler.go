@@ -31,6 +31,9 @@ type Options struct {
 	ProxyStorage bool
 	// AnonymousAccess is FEATURE_ANONYMOUS_ACCESS.
 	AnonymousAccess bool
+	// CreateNamespaceOnPush is CREATE_NAMESPACE_ON_PUSH: a push into a missing namespace
+	// creates it as an organization owned by the pushing user.
+	CreateNamespaceOnPush bool
 	// ReadOnly refuses every write (REGISTRY_STATE: readonly).
 	ReadOnly bool
 	// RedirectExpiry is how long signed storage URLs stay valid.
@@ -301,6 +304,12 @@ func (h *Handler) writableRepository(req *request) (store.Repository, error) {
 		creator = u.ID
 	}
 	repo, created, err := h.store.EnsureRepository(req.ctx, req.name.Namespace, req.name.Name, creator)
+	if errors.Is(err, store.ErrNotFound) && h.opts.CreateNamespaceOnPush && creator != 0 && !req.creds.Identity.Robot() {
+		if err := h.createNamespace(req, creator); err != nil {
+			return store.Repository{}, err
+		}
+		repo, created, err = h.store.EnsureRepository(req.ctx, req.name.Namespace, req.name.Name, creator)
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return store.Repository{}, ErrNameUnknown.WithMessage("namespace %s does not exist", req.name.Namespace)
 	}
@@ -314,6 +323,24 @@ func (h *Handler) writableRepository(req *request) (store.Repository, error) {
 		}
 	}
 	return repo, nil
+}
+
+// createNamespace makes the request's missing namespace an organization owned by the
+// pushing user (CREATE_NAMESPACE_ON_PUSH); another push creating it at the same time is fine.
+func (h *Handler) createNamespace(req *request, owner int64) error {
+	_, err := h.store.CreateOrganization(req.ctx, req.name.Namespace, "", owner)
+	if errors.Is(err, store.ErrExists) {
+		return nil
+	}
+	if err != nil {
+		return ErrNameInvalid.WithMessage("cannot create organization %s for this push: %v", req.name.Namespace, err)
+	}
+	h.log.InfoContext(req.ctx, "organization created by a push", "organization", req.name.Namespace, "by", req.creds.Identity.Name())
+	if h.opts.Audit == nil {
+		return nil
+	}
+	return h.opts.Audit.Log(req.ctx, audit.Event{Kind: "org_create", Performer: req.creds.Identity.User, Namespace: req.name.Namespace,
+		IP: audit.ClientIP(req.r), Metadata: map[string]any{"email": "", "namespace": req.name.Namespace, "created_on_push": true}})
 }
 
 // authError answers credentials that failed: 429 while logins are throttled, else 401

@@ -128,6 +128,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		Service:                   cfg.ServerHostname,
 		AuthenticationType:        cfg.AuthenticationType,
 		AnonymousAccess:           cfg.FeatureAnonymousAccess,
+		CreateNamespaceOnPush:     cfg.CreateNamespaceOnPush,
 		PublicCatalog:             cfg.FeaturePublicCatalog,
 		SuperUsers:                cfg.SuperUsers,
 		SuperUsersEnabled:         cfg.FeatureSuperUsers,
@@ -177,7 +178,9 @@ func (s *Server) routes() http.Handler {
 		ProxyStorage:     cfg.FeatureProxyStorage,
 		AnonymousAccess:  cfg.FeatureAnonymousAccess,
 		ReadOnly:         cfg.RegistryState == "readonly",
-		Audit:            s.Audit,
+
+		CreateNamespaceOnPush: cfg.CreateNamespaceOnPush,
+		Audit:                 s.Audit,
 
 		AllowPullsWithoutStrictLogging: cfg.AllowPullsWithoutStrictLogging,
 	}, s.log)

@@ -83,7 +83,9 @@ func TestMatrix(t *testing.T) {
 	}
 }
 
-func newFixture(t *testing.T, dialect string) *fixture {
+// newFixture starts the server on the dialect's database with the matrix's config plus
+// extra config lines, and seeds the organization, its teams, robot and repositories.
+func newFixture(t *testing.T, dialect string, extra ...string) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -104,7 +106,7 @@ FEATURE_SUPER_USERS: true
 SUPER_USERS: [root]
 FEATURE_USER_LOG_ACCESS: true
 FEATURE_GARBAGE_COLLECTION: false
-`, host, db, filepath.Join(dir, "storage"))
+`, host, db, filepath.Join(dir, "storage")) + strings.Join(extra, "\n")
 	if err := os.WriteFile(filepath.Join(dir, "config.yaml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

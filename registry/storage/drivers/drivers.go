@@ -3,6 +3,7 @@
 package drivers
 
 import (
+	"cmp"
 	"context"
 	"crypto/x509"
 	"fmt"
@@ -35,7 +36,7 @@ func OpenWithRoots(ctx context.Context, name string, loc schema.StorageLocation,
 		return local.New(p)
 	case "S3Storage":
 		cfg, err = S3Config(loc)
-	case "RadosGWStorage":
+	case "RadosGWStorage", "RHOCSStorage", "IBMCloudStorage":
 		cfg, err = RadosGWConfig(loc)
 	default:
 		return nil, fmt.Errorf("storage location %s: unknown driver %q", name, loc.Driver)
@@ -71,7 +72,7 @@ func RadosGWConfig(loc schema.StorageLocation) (s3.Config, error) {
 		RootPath:  loc.String("storage_path"),
 		AccessKey: loc.String("access_key"),
 		SecretKey: loc.String("secret_key"),
-		Region:    loc.String("region"),
+		Region:    cmp.Or(loc.String("region"), loc.String("region_name")),
 		Endpoint:  endpoint(loc.String("hostname"), loc.String("port"), loc.Bool("is_secure", true)),
 		PathStyle: true,
 	}

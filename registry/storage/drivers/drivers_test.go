@@ -32,6 +32,9 @@ func TestS3Configs(t *testing.T) {
 		{"radosgw", schema.StorageLocation{Driver: "RadosGWStorage", Params: map[string]any{
 			"hostname": "ceph", "port": "7480", "is_secure": false, "access_key": "a", "secret_key": "s", "bucket_name": "q", "storage_path": "/x"}},
 			s3.Config{Bucket: "q", RootPath: "/x", AccessKey: "a", SecretKey: "s", Endpoint: "http://ceph:7480", PathStyle: true}},
+		{"OpenShift Data Foundation (Quay's RHOCSStorage) with region_name", schema.StorageLocation{Driver: "RHOCSStorage", Params: map[string]any{
+			"hostname": "s3.odf", "port": 443, "is_secure": true, "access_key": "a", "secret_key": "s", "bucket_name": "q", "storage_path": "/x", "region_name": "odf-1"}},
+			s3.Config{Bucket: "q", RootPath: "/x", AccessKey: "a", SecretKey: "s", Region: "odf-1", Endpoint: "https://s3.odf:443", PathStyle: true}},
 		{"radosgw secure default", schema.StorageLocation{Driver: "RadosGWStorage", Params: map[string]any{
 			"hostname": "ceph", "bucket_name": "q", "storage_path": "/x"}},
 			s3.Config{Bucket: "q", RootPath: "/x", Endpoint: "https://ceph", PathStyle: true}},
@@ -40,7 +43,7 @@ func TestS3Configs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var got s3.Config
 			var err error
-			if tc.loc.Driver == "RadosGWStorage" {
+			if tc.loc.Driver == "RadosGWStorage" || tc.loc.Driver == "RHOCSStorage" {
 				got, err = RadosGWConfig(tc.loc)
 			} else {
 				got, err = S3Config(tc.loc)
