@@ -8,13 +8,16 @@ LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= wharf-data
 FUZZTIME ?= 20s
 
-.PHONY: help build run deps test test-short bench lint fuzz docs clean
+.PHONY: help build run deps test test-short bench lint fuzz docs clean images vm-image test-vm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
 build: ## build bin/wharf
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/wharf ./cmd/wharf
+
+images: build ## build the wharf image archive bin/wharf-image.tar and Debian-built PostgreSQL and Redis images (cached in ~/.cache/wharf/images)
+	$(GO) run ./images/cmd/mkimages -wharf bin/wharf -version $(VERSION) -o bin/wharf-image.tar
 
 run: build ## start Wharf on its embedded default (SQLite and local disk in ./wharf-data, http://localhost:8080)
 	./bin/wharf serve --data-dir $(DATA_DIR) --listen $(LISTEN)
@@ -27,6 +30,12 @@ test: deps lint ## run every test: unit, backends (PostgreSQL, MinIO), conforman
 
 test-short: ## run the tests that need no external tools
 	$(GO) test -count=1 -short ./...
+
+vm-image: ## build (or reuse) the Debian test VM image in ~/.cache/wharf/vm (needs root; minutes the first time)
+	$(GO) run ./testvm/cmd/vmimage
+
+test-vm: deps build vm-image ## boot the test VM under qemu and run the end-to-end tests in it
+	WHARF_TEST_VM=1 $(GO) test -count=1 -v -run . ./testvm/ -timeout 30m
 
 bench: deps build ## benchmark Wharf against the distribution registry, side by side
 	$(GO) run ./bench/registrybench -wharf bin/wharf

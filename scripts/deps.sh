@@ -18,6 +18,14 @@ debs=(
   "gcc:gcc" # cgo, for building dex (its SQLite storage)
   "redis-server:redis-server"
   "pebble:pebble" # the ACME test server
+  "/usr/sbin/runc:runc" # the runtime test containers run with on the host
+  "/usr/sbin/debootstrap:debootstrap" # the test VM's image (make vm-image)
+  "/usr/share/keyrings/debian-archive-keyring.gpg:debian-archive-keyring"
+  "qemu-system-x86_64:qemu-system-x86" # boots the test VM (make test-vm)
+  "qemu-img:qemu-utils"
+  "mkfs.ext4:e2fsprogs" # the VM's disks are made with mkfs.ext4 -d, no loop mounts
+  "systemd-analyze:systemd" # systemd/ checks generated units with systemd-analyze verify
+  "dbus-daemon:dbus-daemon" # systemd/ tests the D-Bus error paths against a real bus
 )
 
 # Go tools: binary name, module@version (exact versions: the module proxy serves those).

@@ -20,7 +20,7 @@ func main() {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(serveCommand(), userCommand(), configCommand())
+	root.AddCommand(serveCommand(), userCommand(), configCommand(), bundleCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "wharf:", oneLine(err.Error()))
 		os.Exit(1)
