@@ -24,7 +24,7 @@ func TestMain(m *testing.M) { testservers.Main(m) }
 // wharfImage builds the wharf image from a freshly built static binary.
 func wharfImage(t *testing.T, version string) v1.Image {
 	t.Helper()
-	img, err := images.Wharf(testservers.StaticWharfBinary(t), version)
+	img, err := images.Wharf(testservers.WharfBinary(t), version)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestWharfImageConfig(t *testing.T) {
 }
 
 func TestWharfImageIsReproducible(t *testing.T) {
-	bin := testservers.StaticWharfBinary(t)
+	bin := testservers.WharfBinary(t)
 	digest := func(path, version string) v1.Hash {
 		img, err := images.Wharf(path, version)
 		if err != nil {
@@ -200,7 +200,7 @@ func TestWharfRefusesBadBinaries(t *testing.T) {
 		{"missing", filepath.Join(dir, "nothing"), "1.0", "make build"},
 		{"not an executable", script, "1.0", "not a Linux executable"},
 		{"dynamically linked", dynamic, "1.0", "CGO_ENABLED=0"},
-		{"no version", testservers.StaticWharfBinary(t), "", "version is empty"},
+		{"no version", testservers.WharfBinary(t), "", "version is empty"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := images.Wharf(c.path, c.version)

@@ -7,11 +7,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -182,42 +180,3 @@ func (c *Container) WaitReady(timeout time.Duration, ready func() error) {
 	}
 }
 
-var (
-	staticOnce sync.Once
-	staticBin  string
-	staticErr  error
-)
-
-// StaticWharfBinary returns a static wharf binary (CGO_ENABLED=0, as `make build` makes it,
-// which an image with no C library can run): $WHARF_BINARY when set, else one built from this
-// module once per test binary.
-func StaticWharfBinary(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv("WHARF_BINARY"); p != "" {
-		return p
-	}
-	staticOnce.Do(func() {
-		var out []byte
-		out, staticErr = exec.Command("go", "env", "GOMOD").Output()
-		if staticErr != nil {
-			return
-		}
-		root := filepath.Dir(strings.TrimSpace(string(out)))
-		dir, err := privateDir("static-bin")
-		if err != nil {
-			staticErr = err
-			return
-		}
-		staticBin = filepath.Join(dir, "wharf")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", staticBin, "./cmd/wharf")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			staticErr = fmt.Errorf("go build ./cmd/wharf: %v\n%s", err, out)
-		}
-	})
-	if staticErr != nil {
-		t.Fatalf("build a static wharf: %v", staticErr)
-	}
-	return staticBin
-}

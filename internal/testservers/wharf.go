@@ -24,7 +24,8 @@ var (
 )
 
 // WharfBinary returns the wharf binary under test: $WHARF_BINARY when set, else one built from
-// this module once per test binary.
+// this module once per test binary, static (CGO_ENABLED=0) as `make build` makes it, so that
+// an image with no C library can run it too.
 func WharfBinary(t testing.TB) string {
 	t.Helper()
 	if p := os.Getenv("WHARF_BINARY"); p != "" {
@@ -43,8 +44,9 @@ func WharfBinary(t testing.TB) string {
 			return
 		}
 		wharfBin = filepath.Join(dir, "wharf")
-		cmd := exec.Command("go", "build", "-o", wharfBin, "./cmd/wharf")
+		cmd := exec.Command("go", "build", "-trimpath", "-o", wharfBin, "./cmd/wharf")
 		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			wharfErr = fmt.Errorf("go build ./cmd/wharf: %v\n%s", err, out)
 		}
