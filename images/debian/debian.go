@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/wharf-registry/wharf/internal/aptsources"
 	"io"
 	"io/fs"
 	"os"
@@ -177,11 +178,11 @@ func Build(ctx context.Context, name string, opts Options) (string, error) {
 		return "", err
 	}
 	if opts.Mirror == "" {
-		sources, err := HostSources("/")
+		sources, err := aptsources.HostSources("/")
 		if err != nil {
 			return "", err
 		}
-		if opts.Mirror, err = FindMirror(sources, opts.Suite); err != nil {
+		if opts.Mirror, err = aptsources.FindMirror(sources, opts.Suite); err != nil {
 			return "", err
 		}
 	}

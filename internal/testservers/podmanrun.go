@@ -179,4 +179,3 @@ func (c *Container) WaitReady(timeout time.Duration, ready func() error) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
-

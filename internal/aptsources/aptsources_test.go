@@ -1,4 +1,4 @@
-package debian
+package aptsources
 
 import (
 	"os"
@@ -157,4 +157,69 @@ func FuzzParseDeb822Sources(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestHostMirror(t *testing.T) {
+	tests := []struct {
+		name    string
+		files   map[string]string
+		suite   string
+		want    string
+		wantErr string
+	}{
+		{"deb822 only", map[string]string{
+			"sources.list.d/debian.sources": "Types: deb\nURIs: http://a.test/debian\nSuites: bookworm bookworm-updates\nComponents: main\n",
+		}, "bookworm", "http://a.test/debian", ""},
+		{"sources.list first", map[string]string{
+			"sources.list":                  "deb http://list.test/debian bookworm main\n",
+			"sources.list.d/debian.sources": "Types: deb\nURIs: http://a.test/debian\nSuites: bookworm\nComponents: main\n",
+		}, "bookworm", "http://list.test/debian", ""},
+		{"security and other suites are not the archive", map[string]string{
+			"sources.list.d/a.list":    "deb http://security.test/debian-security bookworm-security main\n",
+			"sources.list.d/b.sources": "Types: deb\nURIs: http://a.test/debian\nSuites: trixie bookworm\nComponents: contrib main\n",
+		}, "bookworm", "http://a.test/debian", ""},
+		{"other extensions ignored", map[string]string{
+			"sources.list.d/old.list.disabled": "deb http://off.test/debian bookworm main\n",
+			"sources.list.d/ok.list":           "deb http://on.test/debian bookworm main\n",
+		}, "bookworm", "http://on.test/debian", ""},
+		{"no main component", map[string]string{
+			"sources.list": "deb http://a.test/debian bookworm contrib\n",
+		}, "bookworm", "", "no apt source carries bookworm main"},
+		{"no sources at all", map[string]string{}, "bookworm", "", "no apt source carries bookworm main"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for name, content := range tt.files {
+				p := filepath.Join(root, "etc/apt", name)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := HostMirror(root, tt.suite)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("HostMirror = %q, %v; want an error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tt.want {
+				t.Fatalf("HostMirror = %q, %v; want %q", got, err, tt.want)
+			}
+		})
+	}
+}
+
+// TestHostMirrorOnThisHost checks that a mirror is found on the machine the tests run on, as
+// make images and make vm-image need.
+func TestHostMirrorOnThisHost(t *testing.T) {
+	if _, err := os.Stat("/etc/debian_version"); err != nil {
+		t.Skip("not a Debian host: images and the VM are built on Debian only")
+	}
+	if _, err := HostMirror("/", "bookworm"); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -1,4 +1,7 @@
-package debian
+// Package aptsources reads the host's apt configuration (sources.list and sources.list.d,
+// one-line and deb822 forms) to find the Debian mirror it uses, so that image and VM builds
+// use the same archive as apt without a mirror name written into the project.
+package aptsources
 
 import (
 	"bufio"
@@ -161,4 +164,13 @@ func FindMirror(sources []Source, suite string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no apt source carries %s main (looked in /etc/apt/sources.list and /etc/apt/sources.list.d/): add one, or name a Debian mirror with -mirror", suite)
+}
+
+// HostMirror is the mirror the host's apt uses for suite: HostSources(root) then FindMirror.
+func HostMirror(root, suite string) (string, error) {
+	sources, err := HostSources(root)
+	if err != nil {
+		return "", err
+	}
+	return FindMirror(sources, suite)
 }
