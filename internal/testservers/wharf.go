@@ -273,3 +273,23 @@ DISTRIBUTED_STORAGE_PREFERENCE: [ceph]
 FEATURE_PROXY_STORAGE: %t
 `, db, u.Hostname(), u.Port(), s3.AccessKey, s3.SecretKey, bucket, proxy)
 }
+
+// ServeRefuses runs `wharf serve` on the config directory (a new data directory, a free
+// port), expects it to refuse to start with one line starting "wharf: ", as every command
+// promises, and returns that line.
+func ServeRefuses(t testing.TB, configDir string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, WharfBinary(t), "serve", "--config-dir", configDir, "--data-dir", t.TempDir(),
+		"--listen", "127.0.0.1:"+strconv.Itoa(FreePort(t)))
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("wharf serve started:\n%s", out)
+	}
+	text := strings.TrimSpace(string(out))
+	if strings.Count(text, "\n") != 0 || !strings.HasPrefix(text, "wharf: ") {
+		t.Errorf("want a one-line reason starting with 'wharf: ', got:\n%s", text)
+	}
+	return text
+}

@@ -85,7 +85,6 @@ func waitHealthy(t *testing.T, url string) {
 
 // TestBadConfigStopsStartup checks that a bad config.yaml stops start-up with the key's path.
 func TestBadConfigStopsStartup(t *testing.T) {
-	bin := testservers.WharfBinary(t)
 	tests := []struct {
 		name, config string
 		want         []string
@@ -100,18 +99,7 @@ func TestBadConfigStopsStartup(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfgDir := t.TempDir()
 			os.WriteFile(filepath.Join(cfgDir, "config.yaml"), []byte(tc.config), 0o600)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, "serve", "--config-dir", cfgDir, "--data-dir", t.TempDir(),
-				"--listen", "127.0.0.1:"+strconv.Itoa(testservers.FreePort(t)))
-			out, err := cmd.CombinedOutput()
-			if err == nil {
-				t.Fatalf("wharf serve started with a bad config:\n%s", out)
-			}
-			text := strings.TrimSpace(string(out))
-			if strings.Count(text, "\n") != 0 || !strings.HasPrefix(text, "wharf: ") {
-				t.Errorf("want a one-line reason starting with 'wharf: ', got:\n%s", text)
-			}
+			text := testservers.ServeRefuses(t, cfgDir)
 			for _, w := range tc.want {
 				if !strings.Contains(text, w) {
 					t.Errorf("error lacks %q:\n%s", w, text)

@@ -1,7 +1,6 @@
 package tls
 
 import (
-	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"io"
@@ -181,22 +180,10 @@ func TestTLSStartupRefusals(t *testing.T) {
 		{"extra CA that is no certificate", "", map[string][]byte{"extra_ca_certs/corp.crt": []byte("not a certificate")},
 			[]string{"extra_ca_certs", "corp.crt", "no PEM certificate"}},
 	}
-	bin := testservers.WharfBinary(t)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := newConfigDir(t, "SERVER_HOSTNAME: localhost:8443\n"+tc.config, tc.files)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, bin, "serve", "--config-dir", dir, "--data-dir", t.TempDir(),
-				"--listen", "127.0.0.1:"+strconv.Itoa(testservers.FreePort(t)))
-			out, err := cmd.CombinedOutput()
-			if err == nil {
-				t.Fatalf("wharf serve started:\n%s", out)
-			}
-			text := strings.TrimSpace(string(out))
-			if strings.Count(text, "\n") != 0 || !strings.HasPrefix(text, "wharf: ") {
-				t.Errorf("want one line starting with 'wharf: ', got:\n%s", text)
-			}
+			text := testservers.ServeRefuses(t, dir)
 			for _, w := range tc.want {
 				if !strings.Contains(text, w) {
 					t.Errorf("error lacks %q:\n%s", w, text)
