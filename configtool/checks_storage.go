@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"syscall"
 	"time"
@@ -58,17 +60,10 @@ func checkStorageFiles(cfg *schema.Config, _ Source) []schema.Problem {
 	return out
 }
 
-// locationNames lists the storage locations, sorted: those the file defines, or the default
-// ones when it defines none.
+// locationNames lists the storage locations, sorted (schema.Parse keeps the file's locations
+// alone, or the default ones when the file defines none).
 func locationNames(cfg *schema.Config) []string {
-	const key = "DISTRIBUTED_STORAGE_CONFIG"
-	names := make([]string, 0, len(cfg.DistributedStorageConfig))
-	for name := range cfg.DistributedStorageConfig {
-		// Parse decodes the file's locations into the default map: keep only the file's.
-		if !cfg.Has(key) || cfg.Has(key+"/"+name) {
-			names = append(names, name)
-		}
-	}
+	names := slices.Collect(maps.Keys(cfg.DistributedStorageConfig))
 	sort.Strings(names)
 	return names
 }
