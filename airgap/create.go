@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/wharf-registry/wharf/internal/atomicfile"
 )
 
 // CreateOptions say what goes into a bundle and where it is written.
@@ -177,7 +179,7 @@ func (c *creator) run(ctx context.Context) (*CreateResult, error) {
 		return nil, fmt.Errorf("write bundle %s: %w", out, err)
 	}
 	tmp = nil
-	if err := writeFileAtomic(SidecarPath(out), []byte(sum+"  "+filepath.Base(out)+"\n"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(SidecarPath(out), []byte(sum+"  "+filepath.Base(out)+"\n"), 0o644); err != nil {
 		return nil, fmt.Errorf("write %s: %w", SidecarPath(out), err)
 	}
 	syncDir(filepath.Dir(out))
@@ -537,31 +539,6 @@ func (c *countWriter) Write(b []byte) (int, error) {
 	n, err := c.w.Write(b)
 	c.n += int64(n)
 	return n, err
-}
-
-// writeFileAtomic writes a small file through a temporary file and a rename.
-func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // syncDir flushes a directory's entries (renames) to disk; failure only weakens durability.

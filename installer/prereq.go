@@ -32,19 +32,21 @@ type Requirements struct {
 	MinPodman string
 	// Ports are the TCP ports the install will publish on the host.
 	Ports []int
-	// DataDir is where the data will live; MinFreeBytes must be free on its filesystem.
-	DataDir      string
-	MinFreeBytes int64
+	// DataDir is where the data will live; MinFreeBytes must be free on its filesystem, and
+	// less than WarnFreeBytes gives a warning.
+	DataDir                     string
+	MinFreeBytes, WarnFreeBytes int64
 	// Rootless installs for the current user instead of system-wide.
 	Rootless bool
 	// Root is prefixed to the host paths read (/proc, /sys, /run, /etc), for tests.
 	Root string
 }
 
-// DefaultRequirements are those of a default install: Podman 4.3, port 8443, 10 GiB free
-// under /var/lib/wharf.
+// DefaultRequirements are those of a default install: Podman 4.3, port 8443, and under
+// /var/lib/wharf 2 GiB free (the images, the database and some room to push), with a warning
+// below 10 GiB.
 func DefaultRequirements() Requirements {
-	return Requirements{MinPodman: "4.3", Ports: []int{8443}, DataDir: "/var/lib/wharf", MinFreeBytes: 10 << 30}
+	return Requirements{MinPodman: "4.3", Ports: []int{8443}, DataDir: "/var/lib/wharf", MinFreeBytes: 2 << 30, WarnFreeBytes: 10 << 30}
 }
 
 // Failed reports whether any finding stops the install.
@@ -99,17 +101,15 @@ func checkPrivileges(req Requirements) Finding {
 // checkPodman runs `podman version` and compares the client version with MinPodman.
 func checkPodman(ctx context.Context, req Requirements) Finding {
 	f := Finding{Check: "podman"}
-	bin, err := exec.LookPath("podman")
-	if err != nil {
+	if _, err := exec.LookPath("podman"); err != nil {
 		f.Found, f.Fix = "podman is not installed", "install Podman "+req.MinPodman+" or newer (Debian/Ubuntu: apt-get install podman; RHEL: dnf install podman)"
 		return f
 	}
-	out, err := exec.CommandContext(ctx, bin, "version", "--format", "{{.Client.Version}}").Output()
+	v, err := PodmanVersion(ctx)
 	if err != nil {
-		f.Found, f.Fix = fmt.Sprintf("`podman version` failed: %v", err), "check that `podman info` works on this host"
+		f.Found, f.Fix = err.Error(), "check that `podman info` works on this host"
 		return f
 	}
-	v := strings.TrimSpace(string(out))
 	f.Found = "podman " + v
 	if !VersionAtLeast(v, req.MinPodman) {
 		f.Fix = "upgrade Podman to " + req.MinPodman + " or newer"
@@ -117,6 +117,19 @@ func checkPodman(ctx context.Context, req Requirements) Finding {
 	}
 	f.OK = true
 	return f
+}
+
+// PodmanVersion returns the version of the podman command on PATH.
+func PodmanVersion(ctx context.Context) (string, error) {
+	bin, err := exec.LookPath("podman")
+	if err != nil {
+		return "", errors.New("podman is not installed: install Podman 4.3 or newer")
+	}
+	out, err := exec.CommandContext(ctx, bin, "version", "--format", "{{.Client.Version}}").Output()
+	if err != nil {
+		return "", fmt.Errorf("`podman version` failed: %v", err)
+	}
+	return strings.TrimSpace(string(out)), nil
 }
 
 // VersionAtLeast compares dotted versions numerically (4.10 > 4.9); a suffix such as -dev
@@ -220,6 +233,11 @@ func checkDisk(req Requirements) Finding {
 	f.Found = fmt.Sprintf("%s free under %s", bytesText(free), dir)
 	if free < req.MinFreeBytes {
 		f.Fix = fmt.Sprintf("free at least %s there, or choose another data directory with --data-dir", bytesText(req.MinFreeBytes))
+		return f
+	}
+	if free < req.WarnFreeBytes {
+		f.OK, f.Warning = true, true
+		f.Fix = fmt.Sprintf("pushed images will fill it soon: %s or more is better (or another data directory with --data-dir)", bytesText(req.WarnFreeBytes))
 		return f
 	}
 	f.OK = true

@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/wharf-registry/wharf/internal/atomicfile"
 )
 
 // Path returns where a file of the plan is written.
@@ -36,7 +38,7 @@ func (p *Plan) Write() (written []string, err error) {
 		case err != nil && !errors.Is(err, fs.ErrNotExist):
 			return written, fmt.Errorf("reading %s: %w", path, err)
 		}
-		if err := writeAtomic(path, f.Content); err != nil {
+		if err := atomicfile.WriteFile(path, f.Content, 0o644); err != nil {
 			return written, err
 		}
 		written = append(written, f.Name)
@@ -100,33 +102,4 @@ func Generated(dir string) ([]string, error) {
 		}
 	}
 	return names, nil
-}
-
-// writeAtomic writes data to a temporary file beside path and renames it over path,
-// so systemd never reads half a unit.
-func writeAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	defer os.Remove(tmp.Name()) // after a successful rename this finds nothing
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
 }

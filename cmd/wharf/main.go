@@ -2,6 +2,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -20,9 +21,14 @@ func main() {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(serveCommand(), userCommand(), configCommand(), bundleCommand())
+	root.AddCommand(serveCommand(), healthCommand(), userCommand(), configCommand(), bundleCommand(),
+		installCommand(), upgradeCommand(), uninstallCommand(), statusCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "wharf:", oneLine(err.Error()))
+		var exit *exitError
+		if errors.As(err, &exit) {
+			os.Exit(exit.code)
+		}
 		os.Exit(1)
 	}
 }

@@ -17,6 +17,7 @@ import (
 
 func serveCommand() *cobra.Command {
 	var configDir, dataDir, listen, logLevel, logFormat string
+	var dbWait time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the registry",
@@ -34,7 +35,7 @@ func serveCommand() *cobra.Command {
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			srv, err := server.New(ctx, server.Options{ConfigDir: configDir, DataDir: dataDir, Listen: listen, Log: log, Out: os.Stdout})
+			srv, err := server.New(ctx, server.Options{ConfigDir: configDir, DataDir: dataDir, Listen: listen, Log: log, Out: os.Stdout, DBWait: dbWait})
 			if err != nil {
 				return err
 			}
@@ -55,6 +56,7 @@ func serveCommand() *cobra.Command {
 	f.StringVar(&listen, "listen", server.DefaultListen, "address to listen on")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
+	f.DurationVar(&dbWait, "db-wait", 0, "at start, keep trying a database that is not up yet (refused, not found, starting) this long; 0 fails at once")
 	return cmd
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/wharf-registry/wharf/internal/atomicfile"
 )
 
 // Files in a config directory, and in the directory that keeps a CA made here.
@@ -142,10 +144,10 @@ func Provision(req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(res.KeyFile, keyPEM, 0o600); err != nil {
+	if err := atomicfile.WriteFile(res.KeyFile, keyPEM, 0o600); err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(res.CertFile, issued.CertPEM(), 0o644); err != nil {
+	if err := atomicfile.WriteFile(res.CertFile, issued.CertPEM(), 0o644); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -212,38 +214,10 @@ func saveCA(ca *CA, res *Result) error {
 	if err != nil {
 		return err
 	}
-	if err := writeFileAtomic(res.CAKeyFile, keyPEM, 0o600); err != nil {
+	if err := atomicfile.WriteFile(res.CAKeyFile, keyPEM, 0o600); err != nil {
 		return err
 	}
-	return writeFileAtomic(res.CACertFile, ca.CertPEM(), 0o644)
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it into place, so
-// that path holds either its old content or all of the new.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	err = f.Chmod(perm)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(res.CACertFile, ca.CertPEM(), 0o644)
 }
 
 // serverHostname reads SERVER_HOSTNAME from dir/config.yaml, or returns "" when there is no

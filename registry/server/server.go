@@ -38,6 +38,8 @@ type Options struct {
 	Log       *slog.Logger
 	// Out receives what a person starting the server should read (URL, login command).
 	Out io.Writer
+	// DBWait is how long start-up waits for a database that is not up yet (0: fail at once).
+	DBWait time.Duration
 }
 
 // Server is an assembled registry.
@@ -63,6 +65,12 @@ type Server struct {
 // (sslrootcert) are relative to the config directory, and PostgreSQL's certificate is
 // verified against the system roots plus extra_ca_certs/, as `wharf config validate` checks.
 func OpenStore(ctx context.Context, cfg *schema.Config, configDir, dataDir string) (*store.Store, error) {
+	return openStore(ctx, cfg, configDir, dataDir, 0, nil)
+}
+
+// openStore is OpenStore, waiting up to wait for a database that is not up yet and logging
+// each failed try to log.
+func openStore(ctx context.Context, cfg *schema.Config, configDir, dataDir string, wait time.Duration, log *slog.Logger) (*store.Store, error) {
 	cas, err := extraCAs(configDir)
 	if err != nil {
 		return nil, err
@@ -79,6 +87,12 @@ func OpenStore(ctx context.Context, cfg *schema.Config, configDir, dataDir strin
 		SSLRootCert:    rootCert,
 		ConnectTimeout: time.Duration(cfg.DBConnectionArgs.ConnectTimeout) * time.Second,
 		RootCAs:        cas,
+		Wait:           wait,
+		OnWait: func(err error) {
+			if log != nil {
+				log.Info("waiting for the database", "error", err, "up_to", wait)
+			}
+		},
 	})
 }
 
@@ -113,7 +127,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := OpenStore(ctx, cfg, opts.ConfigDir, dataDir)
+	st, err := openStore(ctx, cfg, opts.ConfigDir, dataDir, opts.DBWait, opts.Log)
 	if err != nil {
 		return nil, err
 	}
@@ -240,7 +254,8 @@ func (s *Server) Handler() http.Handler { return s.handler }
 
 // Bootstrap creates the first superuser on an empty database and tells the person starting
 // the server how to log in. The password comes from WHARF_INITIAL_PASSWORD or is generated and
-// saved in the data directory.
+// saved in the data directory. With FEATURE_USER_INITIALIZE it creates nobody: as in Quay, the
+// first user comes through POST /api/v1/user/initialize.
 func (s *Server) Bootstrap(ctx context.Context) error {
 	n, err := s.Store.CountUsers(ctx)
 	if err != nil {
@@ -254,6 +269,12 @@ func (s *Server) Bootstrap(ctx context.Context) error {
 	}
 	if n > 0 {
 		fmt.Fprintf(s.opts.Out, "Wharf is serving %s://%s\nLog in with: podman login %s%s\n", s.Config.PreferredURLScheme, host, tlsFlag(s.Config), host)
+		return nil
+	}
+	if s.Config.FeatureUserInitialize {
+		// As in Quay: the first user comes through the API (wharf install does this).
+		fmt.Fprintf(s.opts.Out, "Wharf is serving %s://%s\nNo users yet: create the first with POST /api/v1/user/initialize (FEATURE_USER_INITIALIZE)\n",
+			s.Config.PreferredURLScheme, host)
 		return nil
 	}
 	name := "admin"

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
@@ -77,6 +79,11 @@ type Options struct {
 	// RootCAs verifies PostgreSQL's certificate when no SSLRootCert is given (the system
 	// roots plus extra_ca_certs); nil means pgx's default.
 	RootCAs *x509.CertPool
+	// Wait is how long Open keeps trying a database that is not up yet (connection refused,
+	// host not found, PostgreSQL starting up) before it gives up; 0 tries once. OnWait, when
+	// set, is told of each failed try.
+	Wait   time.Duration
+	OnWait func(err error)
 }
 
 // Open connects to the database named by opts and applies pending migrations.
@@ -103,9 +110,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	s := &Store{db: db, dialect: dialect, Now: time.Now}
-	pingCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := db.PingContext(pingCtx); err != nil {
+	if err := ping(ctx, db, opts); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("connect to %s database (check DB_URI and that the server accepts connections): %w", dialect, err)
 	}
@@ -114,6 +119,40 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// ping checks the connection, trying again every two seconds for opts.Wait while the
+// database is not up yet.
+func ping(ctx context.Context, db *sql.DB, opts Options) error {
+	deadline := time.Now().Add(opts.Wait)
+	for {
+		pingCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		err := db.PingContext(pingCtx)
+		cancel()
+		if err == nil || !notUpYet(err) || time.Now().After(deadline) {
+			return err
+		}
+		if opts.OnWait != nil {
+			opts.OnWait(err)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// notUpYet reports whether a connection error means the database is not up yet (as opposed
+// to refusing the credentials or the database name).
+func notUpYet(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "57P03" // cannot_connect_now: starting up
+	}
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	return errors.As(err, &opErr) || errors.As(err, &dnsErr)
 }
 
 // PostgresConfig is the pgx connection config for a postgresql:// DB_URI with the

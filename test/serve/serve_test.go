@@ -13,6 +13,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -231,4 +232,106 @@ func TestGracefulShutdown(t *testing.T) {
 
 func basic(user, pass string) string {
 	return strings.TrimSpace(base64Encode(user + ":" + pass))
+}
+
+// TestUserInitialize checks that with FEATURE_USER_INITIALIZE the server creates no user on
+// first start (as Quay) and that the first user comes through /api/v1/user/initialize, once:
+// what `wharf install` relies on.
+func TestUserInitialize(t *testing.T) {
+	w := testservers.StartWharf(t, testservers.WharfOptions{Config: "FEATURE_USER_INITIALIZE: true\nSUPER_USERS: [init]\n"})
+	if logs := w.Logs(); !strings.Contains(logs, "No users yet: create the first with POST /api/v1/user/initialize") {
+		t.Errorf("start-up output does not say how to create the first user:\n%s", logs)
+	}
+	initialize := func(user, password string) int {
+		body := strings.NewReader(`{"username":"` + user + `","password":"` + password + `","email":"` + user + `@example.com"}`)
+		resp, err := http.Post(w.URL+"/api/v1/user/initialize", "application/json", body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	loginCode := func(user, password string) int {
+		req, _ := http.NewRequest(http.MethodGet, w.URL+"/v2/", nil)
+		req.SetBasicAuth(user, password)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := loginCode("admin", w.Password); code != http.StatusUnauthorized {
+		t.Errorf("the harness's admin can log in (%d): the server created a user on its own", code)
+	}
+	if code := initialize("init", "init-password-1"); code != http.StatusOK {
+		t.Fatalf("initialize: %d", code)
+	}
+	if code := loginCode("init", "init-password-1"); code != http.StatusOK {
+		t.Errorf("the initialized user cannot log in: %d", code)
+	}
+	if code := initialize("other", "other-password-1"); code != http.StatusBadRequest {
+		t.Errorf("second initialize: %d, want 400", code)
+	}
+}
+
+// TestDBWait starts `wharf serve --db-wait` before its PostgreSQL answers, as the installer's
+// units do at boot: the server waits, says so, and serves once the database comes up.
+func TestDBWait(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	db, err := url.Parse(testservers.Postgres(t).NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := db.Host
+	port := testservers.FreePort(t)
+	db.Host = "127.0.0.1:" + strconv.Itoa(port)
+	cfgDir := t.TempDir()
+	listen := "127.0.0.1:" + strconv.Itoa(testservers.FreePort(t))
+	cfg := "SERVER_HOSTNAME: " + listen + "\nDB_URI: " + db.String() + "\n"
+	if err := os.WriteFile(filepath.Join(cfgDir, "config.yaml"), []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out testservers.Output
+	cmd := exec.Command(testservers.WharfBinary(t), "serve", "--config-dir", cfgDir, "--data-dir", t.TempDir(), "--listen", listen, "--db-wait", "2m")
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+
+	// The database's port answers nothing for a few seconds.
+	deadline := time.Now().Add(time.Minute)
+	for !strings.Contains(out.String(), "waiting for the database") {
+		if time.Now().After(deadline) {
+			t.Fatalf("no word of waiting for the database:\n%s", out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ln, err := net.Listen("tcp", db.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				up, err := net.Dial("tcp", target)
+				if err != nil {
+					return
+				}
+				defer up.Close()
+				go io.Copy(up, c)
+				io.Copy(c, up)
+			}()
+		}
+	}()
+	waitHealthy(t, "http://"+listen)
 }
