@@ -47,8 +47,8 @@ func components(st *State) []systemd.Component {
 			Network: networkName,
 		},
 		{
-			Name:    "registry",
-			Image:   st.Images["registry"],
+			Name:  "registry",
+			Image: st.Images["registry"],
 			// PostgreSQL may still be starting (its first start initialises the cluster).
 			Command: append(slices.Clone(def.Registry.Args), "--db-wait", "3m"),
 			Ports:   []systemd.Port{{Host: uint16(st.Port), Container: uint16(def.Registry.Port)}},
