@@ -12,6 +12,8 @@ debs=(
   "/usr/lib/postgresql/*/bin/initdb:postgresql"
   "skopeo:skopeo"
   "podman:podman"
+  "/usr/lib/podman/netavark:netavark" # the network backend test containers use (not pulled in by podman)
+  "/usr/lib/podman/aardvark-dns:aardvark-dns"
   "curl:curl"
   "/usr/sbin/slapd:slapd"
   "chromium:chromium"
