@@ -333,9 +333,9 @@ func Install(ctx context.Context, opts InstallOptions) (*State, error) {
 	if err := waitHealthy(ctx, st, opts.HealthTimeout, out, registryFailing(mgr)); err != nil {
 		return nil, fmt.Errorf("%w; see `journalctl%s -u wharf-registry` and `wharf status`", err, userFlag(l.Rootless))
 	}
-	password := ""
+	shown := "" // a generated password, printed once in the summary
 	if st.InitUser == "" {
-		password = opts.InitPassword
+		password := opts.InitPassword
 		generated := password == ""
 		if generated {
 			password = newPassword()
@@ -347,12 +347,11 @@ func Install(ctx context.Context, opts InstallOptions) (*State, error) {
 		st.InitUser = initUser
 		if created {
 			fmt.Fprintf(out, "created the superuser %s\n", initUser)
+			if generated {
+				shown = password
+			}
 		} else {
 			fmt.Fprintf(out, "the database already has users (kept from an earlier installation): no user created\n")
-			password = ""
-		}
-		if !generated {
-			password = "(as given)"
 		}
 	}
 	if prev == nil || len(written) > 0 || len(changed) > 0 {
@@ -365,7 +364,7 @@ func Install(ctx context.Context, opts InstallOptions) (*State, error) {
 	} else {
 		fmt.Fprintf(out, "wharf %s is installed\n", st.Version)
 	}
-	summary(out, st, password)
+	summary(out, st, shown)
 	return st, nil
 }
 
@@ -515,13 +514,14 @@ func newPassword() string {
 	return string(b)
 }
 
-// summary prints where the registry is and how to use it.
+// summary prints where the registry is and how to use it, with the first user's password
+// when it was generated here.
 func summary(out io.Writer, st *State, password string) {
 	host := fmt.Sprintf("%s:%d", st.Hostname, st.Port)
 	fmt.Fprintf(out, "\nregistry:  %s\n", st.URL())
 	if st.InitUser != "" {
 		fmt.Fprintf(out, "superuser: %s", st.InitUser)
-		if password != "" && password != "(as given)" {
+		if password != "" {
 			fmt.Fprintf(out, ", password %s (shown once: keep it)", password)
 		}
 		fmt.Fprintln(out)
