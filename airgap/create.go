@@ -16,6 +16,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/wharf-registry/wharf/internal/atomicfile"
 )
 
@@ -316,7 +318,7 @@ func (c *creator) stage(ctx context.Context) ([]staged, error) {
 				return nil, fmt.Errorf("%s file %s: %w", f.Kind, f.Name, err)
 			}
 			if fi, err := os.Stat(file); err == nil && n < fi.Size() {
-				c.logf("%s: %s of %s were already in the work directory; fetched %s", f.Name, formatBytes(fi.Size()-n), formatBytes(fi.Size()), formatBytes(n))
+				c.logf("%s: %s of %s were already in the work directory; fetched %s", f.Name, humanize.IBytes(uint64(fi.Size()-n)), humanize.IBytes(uint64(fi.Size())), humanize.IBytes(uint64(n)))
 			}
 		}
 		sum, size, err := c.hashFile(ctx, file, "reading "+f.Name)

@@ -9,6 +9,8 @@ import (
 
 	"github.com/schollz/progressbar/v3"
 	"golang.org/x/term"
+
+	"github.com/dustin/go-humanize"
 )
 
 // Progress shows how far long operations (pulls, downloads, writing and checking a bundle)
@@ -111,7 +113,7 @@ func (p *lineProgress) Start(label string, total int64) Task {
 	t := &lineTask{p: p, label: label, total: total, start: time.Now()}
 	t.last = t.start
 	if total >= 0 {
-		p.printf("%s: %s\n", label, formatBytes(total))
+		p.printf("%s: %s\n", label, humanize.IBytes(uint64(total)))
 	} else {
 		p.printf("%s\n", label)
 	}
@@ -153,9 +155,9 @@ func (t *lineTask) update(n int64) {
 	if now.Sub(t.last) >= t.p.every {
 		t.last = now
 		if t.total > 0 {
-			t.p.printf("%s: %s of %s (%d%%)\n", t.label, formatBytes(n), formatBytes(t.total), 100*n/t.total)
+			t.p.printf("%s: %s of %s (%d%%)\n", t.label, humanize.IBytes(uint64(n)), humanize.IBytes(uint64(t.total)), 100*n/t.total)
 		} else {
-			t.p.printf("%s: %s\n", t.label, formatBytes(n))
+			t.p.printf("%s: %s\n", t.label, humanize.IBytes(uint64(n)))
 		}
 	}
 }
@@ -167,7 +169,7 @@ func (t *lineTask) Done() {
 		return
 	}
 	t.done = true
-	t.p.printf("%s: done, %s in %s\n", t.label, formatBytes(t.n), time.Since(t.start).Round(100*time.Millisecond))
+	t.p.printf("%s: done, %s in %s\n", t.label, humanize.IBytes(uint64(t.n)), time.Since(t.start).Round(100*time.Millisecond))
 }
 
 // progressWriter passes writes on and counts them into a task.
@@ -192,18 +194,4 @@ func (pr progressReader) Read(b []byte) (int, error) {
 	n, err := pr.r.Read(b)
 	pr.t.Add(int64(n))
 	return n, err
-}
-
-// formatBytes writes a byte count the way people read it: 512 B, 1.5 KiB, 12.3 MiB.
-func formatBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

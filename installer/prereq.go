@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/dustin/go-humanize"
 )
 
 // Finding is the outcome of one prerequisite check: what was checked, whether the host
@@ -230,31 +232,18 @@ func checkDisk(req Requirements) Finding {
 		return f
 	}
 	free := int64(st.Bavail) * int64(st.Bsize)
-	f.Found = fmt.Sprintf("%s free under %s", bytesText(free), dir)
+	f.Found = fmt.Sprintf("%s free under %s", humanize.IBytes(uint64(free)), dir)
 	if free < req.MinFreeBytes {
-		f.Fix = fmt.Sprintf("free at least %s there, or choose another data directory with --data-dir", bytesText(req.MinFreeBytes))
+		f.Fix = fmt.Sprintf("free at least %s there, or choose another data directory with --data-dir", humanize.IBytes(uint64(req.MinFreeBytes)))
 		return f
 	}
 	if free < req.WarnFreeBytes {
 		f.OK, f.Warning = true, true
-		f.Fix = fmt.Sprintf("pushed images will fill it soon: %s or more is better (or another data directory with --data-dir)", bytesText(req.WarnFreeBytes))
+		f.Fix = fmt.Sprintf("pushed images will fill it soon: %s or more is better (or another data directory with --data-dir)", humanize.IBytes(uint64(req.WarnFreeBytes)))
 		return f
 	}
 	f.OK = true
 	return f
-}
-
-func bytesText(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // checkSELinux reports SELinux's mode: enforcing works (volumes are labelled with :Z), and is

@@ -15,6 +15,8 @@ import (
 
 	"github.com/wharf-registry/wharf/airgap"
 	"github.com/wharf-registry/wharf/images"
+
+	"github.com/dustin/go-humanize"
 )
 
 // bundleCommand is `wharf bundle`: offline bundles for air-gapped sites.
@@ -197,7 +199,7 @@ func splitSpec(flag, spec, form string) (string, string, error) {
 // reportCreated prints what a bundle holds and its SHA-256.
 func reportCreated(w io.Writer, res *airgap.CreateResult) error {
 	m := res.Manifest
-	fmt.Fprintf(w, "Wrote %s (%s) for %s, made by wharf %s:\n", res.Path, humanBytes(res.Size), m.Platform, m.WharfVersion)
+	fmt.Fprintf(w, "Wrote %s (%s) for %s, made by wharf %s:\n", res.Path, humanize.IBytes(uint64(res.Size)), m.Platform, m.WharfVersion)
 	printMembers(w, m, nil)
 	fmt.Fprintf(w, "SHA-256 %s (also in %s)\n", res.SHA256, airgap.SidecarPath(res.Path))
 	if res.WorkDirKept {
@@ -223,7 +225,7 @@ func printMembers(w io.Writer, m airgap.Manifest, status func(airgap.Member) str
 				src += " (" + mem.Source + ")"
 			}
 		}
-		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\n", mem.Kind, mem.Name, orDash(mem.Version), humanBytes(mem.Size), src, mem.SHA256[:16]+"…")
+		line := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%s\n", mem.Kind, mem.Name, orDash(mem.Version), humanize.IBytes(uint64(mem.Size)), src, mem.SHA256[:16]+"…")
 		if status != nil {
 			line = status(mem) + "\t" + line
 		}
@@ -237,20 +239,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// humanBytes writes a byte count as people read it.
-func humanBytes(n int64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := int64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
 // bundleVerifyCommand is `wharf bundle verify`.
@@ -282,7 +270,7 @@ func bundleVerifyCommand() *cobra.Command {
 			}
 			defer b.Close()
 			m := b.Manifest()
-			fmt.Fprintf(w, "Bundle %s: %s, SHA-256 %s\n", path, humanBytes(b.Size()), b.SHA256())
+			fmt.Fprintf(w, "Bundle %s: %s, SHA-256 %s\n", path, humanize.IBytes(uint64(b.Size())), b.SHA256())
 			fmt.Fprintf(w, "Made by wharf %s on %s for %s.\n", m.WharfVersion, m.Created.Format("2006-01-02 15:04:05 MST"), m.Platform)
 			printMembers(w, m, func(airgap.Member) string { return "ok" })
 			if missing := m.Missing(airgap.Components); len(missing) > 0 {
