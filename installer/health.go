@@ -47,6 +47,11 @@ func checkHealth(ctx context.Context, st *State) error {
 	if err != nil {
 		return err
 	}
+	return askHealth(ctx, client, st)
+}
+
+// askHealth asks the registry once with client.
+func askHealth(ctx context.Context, client *http.Client, st *State) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, healthURL(st), nil)
 	if err != nil {
 		return err
@@ -68,12 +73,16 @@ func checkHealth(ctx context.Context, st *State) error {
 // returns an error: the registry's unit failed or keeps exiting.
 func waitHealthy(ctx context.Context, st *State, timeout time.Duration, out io.Writer, failing func(context.Context) error) error {
 	start := time.Now()
+	client, err := healthClient(st)
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	lastSaid := start
 	var last error
 	for {
-		if last = checkHealth(ctx, st); last == nil {
+		if last = askHealth(ctx, client, st); last == nil {
 			fmt.Fprintf(out, "registry healthy after %s\n", time.Since(start).Round(time.Second))
 			return nil
 		}

@@ -2,7 +2,6 @@ package installer
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -76,13 +75,4 @@ func unitPlan(st *State) (*systemd.Plan, error) {
 		return nil, fmt.Errorf("generating the systemd units: %w", err)
 	}
 	return plan, nil
-}
-
-// unitFiles lists the plan's file paths, for messages.
-func unitFiles(p *systemd.Plan) []string {
-	var out []string
-	for _, f := range p.Files {
-		out = append(out, filepath.Join(p.Dir, f.Name))
-	}
-	return out
 }

@@ -20,10 +20,6 @@ type exitError struct {
 func (e *exitError) Error() string { return e.err.Error() }
 func (e *exitError) Unwrap() error { return e.err }
 
-func layoutFor(rootless bool) (installer.Layout, error) {
-	return installer.DefaultLayout(rootless)
-}
-
 func installCommand() *cobra.Command {
 	var opts installer.InstallOptions
 	var rootless bool
@@ -41,7 +37,7 @@ func installCommand() *cobra.Command {
 			"~/.config/wharf and ~/.local/share/wharf, and the units run under `systemd --user`.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := layoutFor(rootless)
+			l, err := installer.DefaultLayout(rootless)
 			if err != nil {
 				return err
 			}
@@ -90,7 +86,7 @@ func upgradeCommand() *cobra.Command {
 			"version runs again; the command then fails with exit code 3.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := layoutFor(rootless)
+			l, err := installer.DefaultLayout(rootless)
 			if err != nil {
 				return err
 			}
@@ -120,7 +116,7 @@ func uninstallCommand() *cobra.Command {
 		Short: "Stop and remove the units, containers and images; keep the data unless --purge",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := layoutFor(rootless)
+			l, err := installer.DefaultLayout(rootless)
 			if err != nil {
 				return err
 			}
@@ -143,7 +139,7 @@ func statusCommand() *cobra.Command {
 		Short: "Show each unit's state, the images they run and the registry's health (exit code 3 when not healthy)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			l, err := layoutFor(rootless)
+			l, err := installer.DefaultLayout(rootless)
 			if err != nil {
 				return err
 			}
