@@ -40,8 +40,9 @@ vm-image: ## build (or reuse) the Debian test VM image in ~/.cache/wharf/vm (nee
 test-vm: deps build vm-image ## boot the test VM under qemu: the harness's own test, then install, upgrade and uninstall in it
 	WHARF_TEST_VM=1 $(GO) test -count=1 -v -timeout 60m ./testvm/
 
-bench: deps build ## benchmark Wharf against the distribution registry, side by side
+bench: deps build ## benchmark Wharf against the distribution registry, side by side; time the scanner on Debian 12
 	$(GO) run ./bench/registrybench -wharf bin/wharf
+	$(GO) run ./bench/scannerbench -wharf bin/wharf
 
 lint: ## check formatting and vet
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -102,6 +102,7 @@ type Config struct {
 	SecurityScannerV4IndexMaxLayerSize  Size     `json:"SECURITY_SCANNER_V4_INDEX_MAX_LAYER_SIZE"`
 	SecurityScannerV4ManifestCleanup    bool     `json:"SECURITY_SCANNER_V4_MANIFEST_CLEANUP"`
 	SecurityScannerV4ReindexThreshold   int      `json:"SECURITY_SCANNER_V4_REINDEX_THRESHOLD"`
+	SecurityScannerNotifyMinSeverity    string   `json:"SECURITY_SCANNER_NOTIFY_MIN_SEVERITY"`
 
 	FeatureRepoMirror        bool   `json:"FEATURE_REPO_MIRROR"`
 	RepoMirrorInterval       int    `json:"REPO_MIRROR_INTERVAL"`
@@ -304,6 +305,7 @@ func Default() *Config {
 		SecurityScannerIndexingInterval:    30,
 		SecurityScannerV4ManifestCleanup:   true,
 		SecurityScannerV4ReindexThreshold:  86400,
+		SecurityScannerNotifyMinSeverity:   "Low",
 		UserfilesPath:                      "userfiles/",
 		LogArchivePath:                     "logarchive/",
 		RepoMirrorInterval:                 30,

@@ -22,7 +22,7 @@ func main() {
 		Version:       version,
 	}
 	root.AddCommand(serveCommand(), healthCommand(), userCommand(), configCommand(), bundleCommand(),
-		installCommand(), upgradeCommand(), uninstallCommand(), statusCommand())
+		installCommand(), upgradeCommand(), uninstallCommand(), statusCommand(), scannerCommand())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "wharf:", oneLine(err.Error()))
 		var exit *exitError

@@ -67,6 +67,10 @@ type spec struct {
 // Names lists the components this package builds.
 var Names = []string{"postgres", "redis"}
 
+// Minbase names the image of Debian's minimal base system alone (debootstrap
+// --variant=minbase), which the scanner's tests scan.
+const Minbase = "minbase"
+
 // Ref returns the reference the Debian-built image of component name is archived as, e.g.
 // localhost/wharf-debian/postgres:bookworm.
 func Ref(name, suite string) string {
@@ -134,8 +138,19 @@ func specFor(name, suite string) (spec, error) {
 				}, nil
 			},
 		}, nil
+	case Minbase:
+		// The plain Debian base system, for the scanner's tests: what `debootstrap
+		// --variant=minbase` installs, nothing removed, so that the package database is
+		// whole.
+		return spec{
+			component: images.Component{Ref: Ref(name, suite)},
+			mainPkg:   "base-files",
+			config: func(string) (v1.Config, error) {
+				return v1.Config{Cmd: []string{"/bin/bash"}, Env: []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}, nil
+			},
+		}, nil
 	}
-	return spec{}, fmt.Errorf("no Debian image for %q: choose one of %v", name, Names)
+	return spec{}, fmt.Errorf("no Debian image for %q: choose one of %v or %s", name, Names, Minbase)
 }
 
 // Options tune Build.
@@ -259,8 +274,11 @@ func build(ctx context.Context, name string, sp spec, opts Options, archive stri
 		}
 		return nil
 	}
-	if err := stage(debootstrap, "--foreign", "--variant=minbase", "--arch=amd64", "--include="+strings.Join(sp.packages, ","),
-		"--cache-dir="+debs, opts.Suite, rootfs, opts.Mirror); err != nil {
+	args := []string{debootstrap, "--foreign", "--variant=minbase", "--arch=amd64"}
+	if len(sp.packages) > 0 {
+		args = append(args, "--include="+strings.Join(sp.packages, ","))
+	}
+	if err := stage(append(args, "--cache-dir="+debs, opts.Suite, rootfs, opts.Mirror)...); err != nil {
 		return err
 	}
 	unsafeIO := filepath.Join(rootfs, "etc/dpkg/dpkg.cfg.d/wharf-build-unsafe-io")
@@ -283,25 +301,10 @@ func build(ctx context.Context, name string, sp spec, opts Options, archive stri
 			}
 		}
 	}
-	uid, gid, err := splitUser(sp.component.User)
-	if err != nil {
-		return err
-	}
-	if err := renumberAccount(rootfs, sp.account, uid, gid); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Join(rootfs, sp.component.DataDir), 0o700); err != nil {
-		return err
-	}
-	if err := os.Chown(filepath.Join(rootfs, sp.component.DataDir), uid, gid); err != nil {
-		return err
-	}
-	ep := filepath.Join(rootfs, entrypointPath)
-	if err := os.MkdirAll(filepath.Dir(ep), 0o755); err != nil {
-		return err
-	}
-	if err := os.WriteFile(ep, sp.entrypoint, 0o755); err != nil {
-		return err
+	if sp.account != "" {
+		if err := prepareService(rootfs, sp); err != nil {
+			return err
+		}
 	}
 	cfg, err := sp.config(rootfs)
 	if err != nil {
@@ -342,6 +345,29 @@ func build(ctx context.Context, name string, sp spec, opts Options, archive stri
 	info, _ := os.Stat(archive)
 	fmt.Fprintf(opts.Log, "%s: wrote %s (%s, %d MiB) in %s\n", name, archive, ref, info.Size()>>20, time.Since(start).Round(time.Second))
 	return nil
+}
+
+// prepareService gives a service's root file system the contract of its upstream image: the
+// account renumbered, the data directory, the entrypoint.
+func prepareService(rootfs string, sp spec) error {
+	uid, gid, err := splitUser(sp.component.User)
+	if err != nil {
+		return err
+	}
+	if err := renumberAccount(rootfs, sp.account, uid, gid); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Join(rootfs, sp.component.DataDir), 0o700); err != nil {
+		return err
+	}
+	if err := os.Chown(filepath.Join(rootfs, sp.component.DataDir), uid, gid); err != nil {
+		return err
+	}
+	ep := filepath.Join(rootfs, entrypointPath)
+	if err := os.MkdirAll(filepath.Dir(ep), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(ep, sp.entrypoint, 0o755)
 }
 
 // splitUser reads "uid:gid".

@@ -5,6 +5,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -39,6 +40,10 @@ type Options struct {
 	// SyncTeam synchronizes a team with its directory group at once (nil when no
 	// directory is configured).
 	SyncTeam func(r *http.Request, team store.Team) error
+	// Security answers the manifest security endpoint: the scan status and, with
+	// vulnerabilities, what affects the manifest (nil when FEATURE_SECURITY_SCANNER is off:
+	// the endpoint is then not found, as in Quay).
+	Security func(ctx context.Context, m store.Manifest, vulnerabilities bool) (any, error)
 }
 
 // API serves /api/v1.

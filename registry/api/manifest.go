@@ -22,6 +22,10 @@ func (a *API) manifestRoutes() []*Route {
 		Method: "GET", Path: one, Op: "getRepoManifest", Group: "manifest", Anonymous: true, Scope: auth.ScopeRepoRead,
 		Summary: "Fetch a manifest of a repository by digest.", Handle: a.getRepoManifest,
 	}, {
+		Method: "GET", Path: one + "/security", Op: "getRepoManifestSecurity", Group: "secscan", Anonymous: true,
+		Scope: auth.ScopeRepoRead, Summary: "Fetch the security scan status and the vulnerabilities of a manifest.",
+		Query: []string{"vulnerabilities"}, Handle: a.getRepoManifestSecurity,
+	}, {
 		Method: "GET", Path: one + "/labels", Op: "listManifestLabels", Group: "manifest", Anonymous: true, Scope: auth.ScopeRepoRead,
 		Summary: "List the labels of a manifest.", Query: []string{"filter"}, Handle: a.listManifestLabels,
 	}, {
@@ -231,4 +235,17 @@ func (a *API) deleteManifestLabel(c *Call) (any, error) {
 		return nil, err
 	}
 	return nil, nil
+}
+
+// getRepoManifestSecurity is Quay's security endpoint: {"status": "queued"|"scanned"|"failed"|
+// "unsupported", "data": {"Layer": {... "Features": [...]}}}.
+func (a *API) getRepoManifestSecurity(c *Call) (any, error) {
+	if a.opts.Security == nil {
+		return nil, notFound("security scanning (FEATURE_SECURITY_SCANNER is off)")
+	}
+	_, m, err := a.repoManifest(c, store.RoleRead)
+	if err != nil {
+		return nil, err
+	}
+	return a.opts.Security(c.R.Context(), m, repoQueryBool(c, "vulnerabilities", false))
 }

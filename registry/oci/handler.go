@@ -46,6 +46,9 @@ type Options struct {
 	// AllowPullsWithoutStrictLogging lets a pull succeed when its audit entry cannot be
 	// written (ALLOW_PULLS_WITHOUT_STRICT_LOGGING); every other action fails instead.
 	AllowPullsWithoutStrictLogging bool
+	// Pushed, when set, is told of each manifest stored (after its transaction committed):
+	// the security scanner's worker queues it.
+	Pushed func(digest, mediaType string)
 }
 
 // Handler serves /v2/.

@@ -118,6 +118,9 @@ func (h *Handler) putManifest(req *request, ref string) error {
 	if err := h.record(req, "push_repo", repo.ID, map[string]any{"manifest_digest": dg.String(), "tags": tags}); err != nil {
 		return err
 	}
+	if h.opts.Pushed != nil {
+		h.opts.Pushed(dg.String(), parsed.MediaType)
+	}
 	hdr := req.w.Header()
 	hdr.Set("Location", "/v2/"+req.name.String()+"/manifests/"+dg.String())
 	hdr.Set("Docker-Content-Digest", dg.String())

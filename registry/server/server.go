@@ -23,6 +23,7 @@ import (
 	"github.com/wharf-registry/wharf/registry/gc"
 	"github.com/wharf-registry/wharf/registry/oci"
 	"github.com/wharf-registry/wharf/registry/ratelimit"
+	"github.com/wharf-registry/wharf/registry/secscan"
 	"github.com/wharf-registry/wharf/registry/storage"
 	"github.com/wharf-registry/wharf/registry/storage/drivers"
 	"github.com/wharf-registry/wharf/registry/store"
@@ -51,6 +52,8 @@ type Server struct {
 	Audit   *audit.Logger
 	// TeamSync synchronizes teams with LDAP groups (nil without LDAP).
 	TeamSync *teamsync.Syncer
+	// SecScan is the security scanning worker (nil unless FEATURE_SECURITY_SCANNER).
+	SecScan  *secscan.Worker
 	FromFile bool
 	DataDir  string
 
@@ -174,6 +177,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if dir != nil && cfg.FeatureTeamSyncing {
 		s.TeamSync = teamsync.New(st, as, dir, al, cfg.TeamResyncStaleTime.D(), opts.Log.With("worker", "teamsync"))
 	}
+	if s.SecScan, err = s.securityWorker(cas); err != nil {
+		st.Close()
+		return nil, err
+	}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -183,7 +190,7 @@ func (s *Server) Close() error { return s.Store.Close() }
 
 func (s *Server) routes() http.Handler {
 	cfg := s.Config
-	registry := oci.NewHandler(s.Store, s.Storage, s.Auth, oci.Options{
+	ociOpts := oci.Options{
 		Scheme:           cfg.PreferredURLScheme,
 		Host:             cfg.ServerHostname,
 		RealmFromRequest: !s.FromFile,
@@ -197,7 +204,11 @@ func (s *Server) routes() http.Handler {
 		Audit:                 s.Audit,
 
 		AllowPullsWithoutStrictLogging: cfg.AllowPullsWithoutStrictLogging,
-	}, s.log)
+	}
+	if s.SecScan != nil {
+		ociOpts.Pushed = s.SecScan.Pushed
+	}
+	registry := oci.NewHandler(s.Store, s.Storage, s.Auth, ociOpts, s.log)
 	apiOpts := api.Options{
 		UserCreation:   cfg.FeatureUserCreation && cfg.AuthenticationType == auth.AuthDatabase,
 		UserInitialize: cfg.FeatureUserInitialize,
@@ -206,6 +217,9 @@ func (s *Server) routes() http.Handler {
 		ServerHostname: cfg.ServerHostname,
 		Scheme:         cfg.PreferredURLScheme,
 		TagExpiration:  cfg.DefaultTagExpiration.D(),
+	}
+	if s.SecScan != nil {
+		apiOpts.Security = s.manifestSecurity
 	}
 	if s.TeamSync != nil {
 		apiOpts.SyncTeam = func(r *http.Request, team store.Team) error { return s.TeamSync.Sync(r.Context(), team) }
@@ -350,6 +364,10 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, drain time.Duration) 
 			defer wg.Done()
 			s.TeamSync.Run(workers, min(time.Minute, s.Config.TeamResyncStaleTime.D()))
 		}()
+	}
+	if s.SecScan != nil {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.SecScan.Run(workers) }()
 	}
 	if s.Config.FeatureActionLogRotation {
 		wg.Add(1)
