@@ -18,6 +18,9 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 
 	"github.com/wharf-registry/wharf/internal/testservers"
 	"github.com/wharf-registry/wharf/registry/secscan"
@@ -305,4 +308,66 @@ func TestGoBinary(t *testing.T) {
 	sec := security(t, w, "admin/gobin", digest, nil)
 	got := reported(t, sec, func(f secscan.Feature) string { return f.Name })
 	compareFindings(t, "go binary", got, want)
+}
+
+// TestMultiArch pushes a two-platform index: each child is scanned; the index itself is
+// "unsupported", as in Quay.
+func TestMultiArch(t *testing.T) {
+	amd64, _ := alpineImage(t)
+	arm64, err := mutate.ConfigFile(amd64, &v1.ConfigFile{OS: "linux", Architecture: "arm64", RootFS: v1.RootFS{Type: "layers"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	layers, _ := amd64.Layers()
+	if arm64, err = mutate.AppendLayers(arm64, layers...); err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: amd64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "amd64"}}},
+		mutate.IndexAddendum{Add: arm64, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: "arm64"}}})
+	dir := filepath.Join(t.TempDir(), "oci")
+	lp, err := layout.Write(dir, empty.Index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := lp.AppendIndex(idx, layout.WithAnnotations(map[string]string{"org.opencontainers.image.ref.name": "multi"})); err != nil {
+		t.Fatal(err)
+	}
+	w := testservers.StartWharf(t, testservers.WharfOptions{Config: scanningConfig})
+	importData(t, w, vulndb(t, "alpine-secdb.zip"))
+	p := newPusher(t, w)
+	cmd := exec.Command("skopeo", "--policy", p.policy, "copy", "--all", "--quiet", "--dest-tls-verify=false",
+		"--dest-creds", w.User+":"+w.Password, "oci:"+dir+":multi", "docker://"+w.Host+"/admin/multi:v1")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("skopeo copy --all: %v\n%s", err, out)
+	}
+	manifest, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, child := range manifest.Manifests {
+		sec := security(t, w, "admin/multi", child.Digest.String(), nil)
+		if len(sec.Data.Layer.Features) == 0 {
+			t.Errorf("child %s (%s): no features", child.Digest, child.Platform.Architecture)
+		}
+	}
+	head, _ := http.NewRequest(http.MethodHead, w.URL+"/v2/admin/multi/manifests/v1", nil)
+	head.SetBasicAuth(w.User, w.Password)
+	head.Header.Set("Accept", "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json")
+	resp, err := http.DefaultClient.Do(head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	indexDigest := resp.Header.Get("Docker-Content-Digest")
+	req, _ := http.NewRequest(http.MethodGet, w.URL+"/api/v1/repository/admin/multi/manifest/"+indexDigest+"/security", nil)
+	req.SetBasicAuth(w.User, w.Password)
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var sec secscan.Security
+	if err := json.NewDecoder(resp.Body).Decode(&sec); err != nil || sec.Status != "unsupported" {
+		t.Errorf("security of the index: %+v, %v; want unsupported", sec, err)
+	}
 }
