@@ -28,6 +28,7 @@ debs=(
   "mkfs.ext4:e2fsprogs" # the VM's disks are made with mkfs.ext4 -d, no loop mounts
   "systemd-analyze:systemd" # systemd/ checks generated units with systemd-analyze verify
   "dbus-daemon:dbus-daemon" # systemd/ tests the D-Bus error paths against a real bus
+  "rpmbuild:rpm" # the scanner's indexer tests build RPM databases (sqlite and ndb) with rpm itself
 )
 
 # Go tools: binary name, module@version (exact versions: the module proxy serves those).

@@ -130,7 +130,7 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "  index (%d layer, %s):  median %8s  slowest %8s   heap peak %s   %d packages\n", len(layers), mib(size),
-		median(indexTimes), slices.Max(indexTimes), mib(indexPeak), len(ir.Packages))
+		median(indexTimes), slices.Max(indexTimes).Round(time.Microsecond), mib(indexPeak), len(ir.Packages))
 
 	// 3. Match.
 	var vr *report.VulnerabilityReport
@@ -143,7 +143,7 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "  match:                   median %8s  slowest %8s   heap peak %s   %d vulnerabilities\n",
-		median(matchTimes), slices.Max(matchTimes), mib(matchPeak), len(vr.Vulnerabilities))
+		median(matchTimes), slices.Max(matchTimes).Round(time.Microsecond), mib(matchPeak), len(vr.Vulnerabilities))
 	fmt.Fprintf(out, "  index + match:           median %8s\n", median(indexTimes)+median(matchTimes))
 	return nil
 }

@@ -47,6 +47,9 @@ type Options struct {
 	LayerLocation func(loc store.ManifestLocation, digest string) (uri string, headers map[string][]string, err error)
 	// Batch is how many manifests a pass claims at a time (default 10).
 	Batch int
+	// ManifestCleanup is SECURITY_SCANNER_V4_MANIFEST_CLEANUP: tell the scanner to forget the
+	// index reports of manifests the garbage collector removed.
+	ManifestCleanup bool
 	// MaxAttempts is how many times indexing a manifest is tried before it is "failed"
 	// (default 5).
 	MaxAttempts int
@@ -112,7 +115,7 @@ func (w *Worker) Run(ctx context.Context) {
 
 // Stats counts what a pass did.
 type Stats struct {
-	Queued, Indexed, Failed, Unsupported, Matched, Events int
+	Queued, Indexed, Failed, Unsupported, Matched, Events, Forgotten int
 }
 
 // Pass queues new image manifests, indexes what is due, and matches what was not matched
@@ -158,13 +161,37 @@ func (w *Worker) Pass(ctx context.Context) (Stats, error) {
 			break
 		}
 	}
+	if stats.Forgotten, err = w.cleanup(ctx); err != nil {
+		return stats, err
+	}
 	matched, events, err := w.rematch(ctx)
 	stats.Matched, stats.Events = matched, events
 	if stats != (Stats{}) {
 		w.log.Info("security scan pass", "queued", stats.Queued, "indexed", stats.Indexed, "failed", stats.Failed,
-			"unsupported", stats.Unsupported, "matched", stats.Matched, "events", stats.Events)
+			"unsupported", stats.Unsupported, "matched", stats.Matched, "events", stats.Events, "forgotten", stats.Forgotten)
 	}
 	return stats, err
+}
+
+// cleanup forgets the scans of manifests no repository holds any more, and with
+// ManifestCleanup has the scanner delete their index reports.
+func (w *Worker) cleanup(ctx context.Context) (int, error) {
+	forgotten := 0
+	for {
+		orphans, err := w.st.OrphanedScans(ctx, 100)
+		if err != nil || len(orphans) == 0 {
+			return forgotten, err
+		}
+		if w.opts.ManifestCleanup {
+			if _, err := w.scanner.DeleteManifests(ctx, orphans); err != nil {
+				return forgotten, fmt.Errorf("ask the scanner to forget %d removed manifests: %w", len(orphans), err)
+			}
+		}
+		if err := w.st.ForgetScans(ctx, orphans); err != nil {
+			return forgotten, err
+		}
+		forgotten += len(orphans)
+	}
 }
 
 // imageManifest is what the worker reads of an image manifest.

@@ -38,6 +38,8 @@ func (s *Server) securityWorker(cas *x509.CertPool) (*secscan.Worker, error) {
 		ReindexAfter:  time.Duration(cfg.SecurityScannerV4ReindexThreshold) * time.Second,
 		MaxLayerSize:  int64(cfg.SecurityScannerV4IndexMaxLayerSize),
 		EventSeverity: minSeverity,
+
+		ManifestCleanup: cfg.SecurityScannerV4ManifestCleanup,
 	}
 	log := s.log.With("worker", "secscan")
 	var backend clair.Backend

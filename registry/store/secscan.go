@@ -267,6 +267,25 @@ func (s *Store) StaleMatches(ctx context.Context, ref, after string, limit int) 
 		WHERE status = ? AND vulndb_ref <> ? AND manifest_digest > ? ORDER BY manifest_digest LIMIT ?`, ScanScanned, ref, after, limit)
 }
 
+// OrphanedScans lists manifests with a scanning state that no repository holds any more
+// (the garbage collector removed them), at most limit.
+func (s *Store) OrphanedScans(ctx context.Context, limit int) ([]string, error) {
+	return list(ctx, s, "orphaned scans", scanString, `SELECT s.manifest_digest FROM scan_status s
+		WHERE NOT EXISTS (SELECT 1 FROM manifest m WHERE m.digest = s.manifest_digest) ORDER BY s.manifest_digest LIMIT ?`, limit)
+}
+
+// ForgetScans removes the scanning state of manifests.
+func (s *Store) ForgetScans(ctx context.Context, digests []string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, d := range digests {
+			if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM scan_status WHERE manifest_digest = ?`), d); err != nil {
+				return fmt.Errorf("forget the scan of %s: %w", d, err)
+			}
+		}
+		return nil
+	})
+}
+
 // SecurityEvent is a "vulnerability found" event for one repository holding a manifest.
 type SecurityEvent struct {
 	ID             int64

@@ -86,6 +86,23 @@ func TestScanQueue(t *testing.T) {
 		if kids, err := s.ChildDigests(ctx, bob.ID, "sha256:list"); err != nil || !slices.Equal(kids, []string{"sha256:img2"}) {
 			t.Fatalf("ChildDigests = %v, %v", kids, err)
 		}
+
+		// A scan whose manifest is gone is orphaned until forgotten.
+		if orphans, err := s.OrphanedScans(ctx, 10); err != nil || len(orphans) != 0 {
+			t.Fatalf("OrphanedScans = %v, %v; want none", orphans, err)
+		}
+		if err := s.RequeueScan(ctx, "sha256:collected"); err != nil {
+			t.Fatal(err)
+		}
+		if orphans, err := s.OrphanedScans(ctx, 10); err != nil || !slices.Equal(orphans, []string{"sha256:collected"}) {
+			t.Fatalf("OrphanedScans = %v, %v", orphans, err)
+		}
+		if err := s.ForgetScans(ctx, []string{"sha256:collected"}); err != nil {
+			t.Fatal(err)
+		}
+		if orphans, _ := s.OrphanedScans(ctx, 10); len(orphans) != 0 {
+			t.Fatalf("after ForgetScans: %v", orphans)
+		}
 	})
 }
 

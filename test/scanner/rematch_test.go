@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/wharf-registry/wharf/internal/testservers"
 	"github.com/wharf-registry/wharf/registry/secscan"
@@ -123,16 +124,41 @@ func TestRematch(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	status0, err := st.ScanStatusOf(context.Background(), digest)
-	if err != nil {
-		t.Fatal(err)
+	// Wait for the first match (against the older data) to be recorded.
+	var status0 store.ScanStatus
+	for deadline := time.Now().Add(2 * time.Minute); status0.VulnDBRef == ""; time.Sleep(100 * time.Millisecond) {
+		if status0, err = st.ScanStatusOf(context.Background(), digest); err != nil {
+			t.Fatal(err)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no first match within 2 minutes\n%s", w.Logs())
+		}
 	}
 	if events, _ := st.SecurityEvents(context.Background(), 0, 1000, false); len(events) != 0 {
 		t.Fatalf("%d events after the first scan; a first match raises none", len(events))
 	}
 
 	importData(t, w, full)
-	after := security(t, w, "admin/alpine", digest, func(sec *secscan.Security) bool { return has(sec, "libcrypto3") })
+	// The worker notices the new data at its next pass and matches the stored report again;
+	// the findings and their events are written in one transaction.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		st1, err := st.ScanStatusOf(context.Background(), digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st1.VulnDBRef != status0.VulnDBRef {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the manifest was not matched against the new data within 2 minutes\n%s", w.Logs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	after := security(t, w, "admin/alpine", digest, nil)
+	if !has(after, "libcrypto3") {
+		t.Error("no openssl findings after importing the newer data")
+	}
 	want := expectSecDB(t, full, "v3.19", origins)
 	wantNew := map[string]bool{}
 	for f := range want {
@@ -143,7 +169,6 @@ func TestRematch(t *testing.T) {
 	if !has(after, "libcurl") {
 		t.Error("no curl findings after importing the newer data")
 	}
-	// The events arrive with the findings, in the same transaction.
 	events, err := st.SecurityEvents(context.Background(), 0, 10000, true)
 	if err != nil {
 		t.Fatal(err)
