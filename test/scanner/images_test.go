@@ -190,33 +190,44 @@ func (p *pusher) push(img v1.Image, repo, tag string) string {
 	return p.manifestDigest(repo, tag)
 }
 
-// manifestDigest asks the registry which manifest a tag names.
-func (p *pusher) manifestDigest(repo, tag string) string {
+// imageManifestTypes is the Accept header for image manifests.
+const imageManifestTypes = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
+
+// manifest requests /v2/REPO/manifests/REF (HEAD or GET) as the pushing user, accepting
+// types, and fails the test unless it answers 200.
+func (p *pusher) manifest(method, repo, ref, types string) *http.Response {
 	p.t.Helper()
-	req, _ := http.NewRequest(http.MethodHead, "http://"+p.host+"/v2/"+repo+"/manifests/"+tag, nil)
+	req, _ := http.NewRequest(method, "http://"+p.host+"/v2/"+repo+"/manifests/"+ref, nil)
 	req.SetBasicAuth(p.user, p.password)
-	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
+	req.Header.Set("Accept", types)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		p.t.Fatal(err)
 	}
-	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		p.t.Fatalf("HEAD manifest %s:%s: %s", repo, tag, resp.Status)
+		resp.Body.Close()
+		p.t.Fatalf("%s manifest %s:%s: %s", method, repo, ref, resp.Status)
 	}
+	return resp
+}
+
+// manifestDigest asks the registry which manifest a tag names (accepting types, default
+// image manifests).
+func (p *pusher) manifestDigest(repo, tag string, types ...string) string {
+	p.t.Helper()
+	accept := imageManifestTypes
+	if len(types) > 0 {
+		accept = strings.Join(types, ", ")
+	}
+	resp := p.manifest(http.MethodHead, repo, tag, accept)
+	resp.Body.Close()
 	return resp.Header.Get("Docker-Content-Digest")
 }
 
 // layerDigests lists the layer digests of the manifest the registry holds.
 func (p *pusher) layerDigests(repo, digest string) []string {
 	p.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, "http://"+p.host+"/v2/"+repo+"/manifests/"+digest, nil)
-	req.SetBasicAuth(p.user, p.password)
-	req.Header.Set("Accept", "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		p.t.Fatal(err)
-	}
+	resp := p.manifest(http.MethodGet, repo, digest, imageManifestTypes)
 	defer resp.Body.Close()
 	var m struct {
 		Layers []struct {

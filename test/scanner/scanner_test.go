@@ -351,18 +351,11 @@ func TestMultiArch(t *testing.T) {
 			t.Errorf("child %s (%s): no features", child.Digest, child.Platform.Architecture)
 		}
 	}
-	head, _ := http.NewRequest(http.MethodHead, w.URL+"/v2/admin/multi/manifests/v1", nil)
-	head.SetBasicAuth(w.User, w.Password)
-	head.Header.Set("Accept", "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json")
-	resp, err := http.DefaultClient.Do(head)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	indexDigest := resp.Header.Get("Docker-Content-Digest")
+	indexDigest := p.manifestDigest("admin/multi", "v1", "application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json")
 	req, _ := http.NewRequest(http.MethodGet, w.URL+"/api/v1/repository/admin/multi/manifest/"+indexDigest+"/security", nil)
 	req.SetBasicAuth(w.User, w.Password)
-	if resp, err = http.DefaultClient.Do(req); err != nil {
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
