@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -81,6 +82,14 @@ func TestExternalScanner(t *testing.T) {
 	sec := security(t, w, "admin/alpine", digest, nil)
 	compareFindings(t, "alpine through wharf scanner serve",
 		reported(t, sec, func(f secscan.Feature) string { return binToOrigin[f.Name] }), expectSecDB(t, data, "v3.19", origins))
+
+	// `wharf config validate` asks the scanner for its index state, signed with the PSK.
+	vctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(vctx, testservers.WharfBinary(t), "config", "validate", w.ConfigDir, "--data-dir", w.DataDir).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "index state") {
+		t.Errorf("wharf config validate: %v\n%s", err, out)
+	}
 
 	// The scanner's API, as any Clair v4 client reads it.
 	ctx := context.Background()
