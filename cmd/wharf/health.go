@@ -16,6 +16,7 @@ import (
 func healthCommand() *cobra.Command {
 	var url string
 	var timeout time.Duration
+	var status int
 	cmd := &cobra.Command{
 		Use:   "health [--url URL]",
 		Short: "Check that a registry answers healthy (exit code 0) or say why not (exit code 1)",
@@ -39,7 +40,7 @@ func healthCommand() *cobra.Command {
 			}
 			defer resp.Body.Close()
 			body, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
-			if resp.StatusCode != http.StatusOK {
+			if resp.StatusCode != status {
 				return fmt.Errorf("%s answered %s: %s", url, resp.Status, body)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "healthy: %s\n", url)
@@ -47,6 +48,7 @@ func healthCommand() *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&url, "url", "http://127.0.0.1:8080/health/instance", "the health endpoint to ask")
+	cmd.Flags().IntVar(&status, "status", http.StatusOK, "the HTTP status that means healthy (401 for a Clair API that wants a signed token)")
 	cmd.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "how long to wait for the answer")
 	return cmd
 }

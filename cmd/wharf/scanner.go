@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -54,6 +57,7 @@ func openScannerStore(ctx context.Context, configDir, dataDir string) (*store.St
 
 func scannerServeCommand() *cobra.Command {
 	var configDir, dataDir, listen, logLevel, logFormat string
+	var connectTo []string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve Clair v4's indexer and matcher API for a registry (SECURITY_SCANNER_V4_ENDPOINT)",
@@ -89,7 +93,10 @@ func scannerServeCommand() *cobra.Command {
 			if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o750); err != nil {
 				return err
 			}
-			fetch := &http.Client{Timeout: 30 * time.Minute}
+			fetch, err := layerClient(configDir, connectTo)
+			if err != nil {
+				return err
+			}
 			svc := service.New(st, ix, func(_ context.Context, m report.Manifest) ([]indexer.Layer, error) {
 				return indexer.HTTPLayers(fetch, m), nil
 			}, log)
@@ -122,6 +129,7 @@ func scannerServeCommand() *cobra.Command {
 	f.StringVar(&configDir, "config-dir", "", "directory holding config.yaml (its DB_URI and SECURITY_SCANNER_V4_PSK)")
 	f.StringVar(&dataDir, "data-dir", server.DefaultDataDir, "data directory of the embedded default (SQLite)")
 	f.StringVar(&listen, "listen", DefaultScannerListen, "address to listen on")
+	f.StringArrayVar(&connectTo, "connect-to", nil, "HOST:PORT=ADDR:PORT: fetch layer URLs naming HOST:PORT from ADDR:PORT instead, still checking the TLS certificate for HOST (a registry reached otherwise inside a container network); repeatable")
 	f.StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	f.StringVar(&logFormat, "log-format", "text", "text or json")
 	return cmd
@@ -158,4 +166,53 @@ func scannerImportCommand() *cobra.Command {
 	f.StringVar(&configDir, "config-dir", "", "directory holding config.yaml (its DB_URI)")
 	f.StringVar(&dataDir, "data-dir", server.DefaultDataDir, "data directory of the embedded default (SQLite)")
 	return cmd
+}
+
+// layerClient is the HTTP client the scanner fetches layers with: it trusts the system's CAs
+// and those in CONFIG_DIR/extra_ca_certs/, and connects to the addresses --connect-to maps.
+func layerClient(configDir string, connectTo []string) (*http.Client, error) {
+	redirect := map[string]string{}
+	for _, c := range connectTo {
+		from, to, ok := strings.Cut(c, "=")
+		if _, _, err := net.SplitHostPort(from); !ok || err != nil {
+			return nil, fmt.Errorf("--connect-to %q: want HOST:PORT=ADDR:PORT", c)
+		}
+		if _, _, err := net.SplitHostPort(to); err != nil {
+			return nil, fmt.Errorf("--connect-to %q: want HOST:PORT=ADDR:PORT", c)
+		}
+		redirect[strings.ToLower(from)] = to
+	}
+	roots, err := x509.SystemCertPool()
+	if err != nil {
+		roots = x509.NewCertPool()
+	}
+	if configDir != "" {
+		dir := filepath.Join(configDir, "extra_ca_certs")
+		entries, err := os.ReadDir(dir)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				continue
+			}
+			pem, err := os.ReadFile(filepath.Join(dir, e.Name()))
+			if err != nil {
+				return nil, err
+			}
+			if !roots.AppendCertsFromPEM(pem) {
+				return nil, fmt.Errorf("%s holds no PEM certificate", filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+	dialer := &net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if to, ok := redirect[strings.ToLower(addr)]; ok {
+			addr = to
+		}
+		return dialer.DialContext(ctx, network, addr)
+	}
+	return &http.Client{Timeout: 30 * time.Minute, Transport: tr}, nil
 }
