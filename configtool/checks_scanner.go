@@ -2,7 +2,6 @@ package configtool
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/wharf-registry/wharf/scanner/clair"
 	"github.com/wharf-registry/wharf/schema"
 )
 
@@ -38,9 +38,7 @@ func checkScannerSettings(cfg *schema.Config, _ Source) []schema.Problem {
 	return nil
 }
 
-func scannerKey(psk string) ([]byte, error) {
-	return base64.StdEncoding.DecodeString(strings.TrimSpace(psk))
-}
+func scannerKey(psk string) ([]byte, error) { return clair.ParsePSK(psk) }
 
 // checkScanner asks the scanner for its index state, as Quay does, signing the request with
 // the PSK when there is one.

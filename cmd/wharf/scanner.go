@@ -3,11 +3,8 @@ package main
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
-	"encoding/base64"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -26,6 +23,7 @@ import (
 	"github.com/wharf-registry/wharf/scanner/report"
 	"github.com/wharf-registry/wharf/scanner/service"
 	"github.com/wharf-registry/wharf/scanner/vulndb"
+	"github.com/wharf-registry/wharf/schema"
 )
 
 // DefaultScannerListen is where `wharf scanner serve` listens unless told otherwise (Clair's
@@ -39,11 +37,7 @@ func scannerCommand() *cobra.Command {
 }
 
 // openScannerStore opens the store `wharf serve` with the same flags uses.
-func openScannerStore(ctx context.Context, configDir, dataDir string) (*store.Store, string, error) {
-	cfg, _, err := server.LoadConfig(configDir, server.DefaultListen)
-	if err != nil {
-		return nil, "", err
-	}
+func openScannerStore(ctx context.Context, cfg *schema.Config, configDir, dataDir string) (*store.Store, string, error) {
 	dir, err := server.ResolveDataDir(dataDir)
 	if err != nil {
 		return nil, "", err
@@ -80,11 +74,11 @@ func scannerServeCommand() *cobra.Command {
 			}
 			var psk []byte
 			if cfg.SecurityScannerV4PSK != "" {
-				if psk, err = base64.StdEncoding.DecodeString(strings.TrimSpace(cfg.SecurityScannerV4PSK)); err != nil {
+				if psk, err = clair.ParsePSK(cfg.SecurityScannerV4PSK); err != nil {
 					return fmt.Errorf("SECURITY_SCANNER_V4_PSK is not base64: %w", err)
 				}
 			}
-			st, dir, err := openScannerStore(ctx, configDir, dataDir)
+			st, dir, err := openScannerStore(ctx, cfg, configDir, dataDir)
 			if err != nil {
 				return err
 			}
@@ -149,7 +143,11 @@ func scannerImportCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, files []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			st, _, err := openScannerStore(ctx, configDir, dataDir)
+			cfg, _, err := server.LoadConfig(configDir, server.DefaultListen)
+			if err != nil {
+				return err
+			}
+			st, _, err := openScannerStore(ctx, cfg, configDir, dataDir)
 			if err != nil {
 				return err
 			}
@@ -169,7 +167,7 @@ func scannerImportCommand() *cobra.Command {
 }
 
 // layerClient is the HTTP client the scanner fetches layers with: it trusts the system's CAs
-// and those in CONFIG_DIR/extra_ca_certs/, and connects to the addresses --connect-to maps.
+// and those in CONFIG_DIR/extra_ca_certs/ (as every outbound client of `wharf serve`), and connects to the addresses --connect-to maps.
 func layerClient(configDir string, connectTo []string) (*http.Client, error) {
 	redirect := map[string]string{}
 	for _, c := range connectTo {
@@ -182,28 +180,9 @@ func layerClient(configDir string, connectTo []string) (*http.Client, error) {
 		}
 		redirect[strings.ToLower(from)] = to
 	}
-	roots, err := x509.SystemCertPool()
+	roots, err := server.ExtraCAs(configDir) // nil: the system's alone
 	if err != nil {
-		roots = x509.NewCertPool()
-	}
-	if configDir != "" {
-		dir := filepath.Join(configDir, "extra_ca_certs")
-		entries, err := os.ReadDir(dir)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, err
-		}
-		for _, e := range entries {
-			if e.IsDir() {
-				continue
-			}
-			pem, err := os.ReadFile(filepath.Join(dir, e.Name()))
-			if err != nil {
-				return nil, err
-			}
-			if !roots.AppendCertsFromPEM(pem) {
-				return nil, fmt.Errorf("%s holds no PEM certificate", filepath.Join(dir, e.Name()))
-			}
-		}
+		return nil, err
 	}
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}

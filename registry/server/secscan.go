@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/base64"
 	"fmt"
 	"net/http"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/wharf-registry/wharf/registry/secscan"
@@ -50,7 +48,7 @@ func (s *Server) securityWorker(cas *x509.CertPool) (*secscan.Worker, error) {
 	} else {
 		var psk []byte
 		if cfg.SecurityScannerV4PSK != "" {
-			if psk, err = base64.StdEncoding.DecodeString(strings.TrimSpace(cfg.SecurityScannerV4PSK)); err != nil {
+			if psk, err = clair.ParsePSK(cfg.SecurityScannerV4PSK); err != nil {
 				return nil, fmt.Errorf("SECURITY_SCANNER_V4_PSK is not base64: %w", err)
 			}
 		}

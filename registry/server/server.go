@@ -74,7 +74,7 @@ func OpenStore(ctx context.Context, cfg *schema.Config, configDir, dataDir strin
 // openStore is OpenStore, waiting up to wait for a database that is not up yet and logging
 // each failed try to log.
 func openStore(ctx context.Context, cfg *schema.Config, configDir, dataDir string, wait time.Duration, log *slog.Logger) (*store.Store, error) {
-	cas, err := extraCAs(configDir)
+	cas, err := ExtraCAs(configDir)
 	if err != nil {
 		return nil, err
 	}
@@ -122,7 +122,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cas, err := extraCAs(opts.ConfigDir)
+	cas, err := ExtraCAs(opts.ConfigDir)
 	if err != nil {
 		return nil, err
 	}

@@ -36,11 +36,11 @@ const (
 	ACMEDir = "acme"
 )
 
-// extraCAs returns the system roots plus the certificates in CONFIG_DIR/extra_ca_certs/
+// ExtraCAs returns the system roots plus the certificates in CONFIG_DIR/extra_ca_certs/
 // (Quay's place for the CAs of LDAP servers, OIDC providers, object storage and the ACME
 // directory), or nil for the system roots alone. Every outbound TLS client of the server
 // trusts this pool.
-func extraCAs(configDir string) (*x509.CertPool, error) {
+func ExtraCAs(configDir string) (*x509.CertPool, error) {
 	if configDir == "" {
 		return nil, nil
 	}

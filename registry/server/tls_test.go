@@ -92,10 +92,10 @@ func TestExtraCAs(t *testing.T) {
 	ca, certPEM, _ := testCA(t, time.Hour, "ldap.example")
 	leaf, _ := tlsgen.ParseCertificates(certPEM)
 
-	if pool, err := extraCAs(""); pool != nil || err != nil {
+	if pool, err := ExtraCAs(""); pool != nil || err != nil {
 		t.Errorf("no config dir: %v %v", pool, err)
 	}
-	if pool, err := extraCAs(t.TempDir()); pool != nil || err != nil {
+	if pool, err := ExtraCAs(t.TempDir()); pool != nil || err != nil {
 		t.Errorf("no extra_ca_certs: %v %v", pool, err)
 	}
 
@@ -104,7 +104,7 @@ func TestExtraCAs(t *testing.T) {
 	os.MkdirAll(filepath.Join(extra, "subdir"), 0o700)
 	os.WriteFile(filepath.Join(extra, ".hidden"), []byte("not PEM, but hidden"), 0o600)
 	os.WriteFile(filepath.Join(extra, "corp.crt"), ca.CertPEM(), 0o600)
-	pool, err := extraCAs(dir)
+	pool, err := ExtraCAs(dir)
 	if err != nil || pool == nil {
 		t.Fatalf("extraCAs: %v %v", pool, err)
 	}
@@ -113,7 +113,7 @@ func TestExtraCAs(t *testing.T) {
 	}
 
 	os.WriteFile(filepath.Join(extra, "broken.crt"), []byte("-----BEGIN NOTHING-----"), 0o600)
-	if _, err := extraCAs(dir); err == nil || !strings.Contains(err.Error(), "broken.crt holds no PEM certificate") {
+	if _, err := ExtraCAs(dir); err == nil || !strings.Contains(err.Error(), "broken.crt holds no PEM certificate") {
 		t.Errorf("a file without a certificate: %v", err)
 	}
 }

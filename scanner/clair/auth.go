@@ -1,6 +1,7 @@
 package clair
 
 import (
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -110,4 +111,10 @@ func bearer(r *http.Request) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// ParsePSK decodes a pre-shared key as Quay's SECURITY_SCANNER_V4_PSK and Clair's config
+// hold it: base64, surrounding white space ignored. The error is base64's.
+func ParsePSK(psk string) ([]byte, error) {
+	return base64.StdEncoding.DecodeString(strings.TrimSpace(psk))
 }
