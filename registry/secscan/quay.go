@@ -73,15 +73,12 @@ type VulnerabilityMetadata struct {
 	} `json:"NVD"`
 }
 
-// indexTypes are the media types of manifest lists, whose children are scanned instead.
-var indexTypes = []string{"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"}
-
 // ManifestSecurity answers the security endpoint for a manifest: "queued" until the worker
 // indexed it, then "scanned" with the report matched against the scanner's current data
 // ("failed" or "unsupported" when it could not be indexed; indexes are "unsupported": their
 // children are scanned).
 func (w *Worker) ManifestSecurity(ctx context.Context, m store.Manifest, vulnerabilities bool) (*Security, error) {
-	if slices.Contains(indexTypes, m.MediaType) || !slices.Contains(store.ImageManifestTypes, m.MediaType) {
+	if !slices.Contains(store.ImageManifestTypes, m.MediaType) { // indexes: their children are scanned
 		return &Security{Status: store.ScanUnsupported}, nil
 	}
 	st, err := w.st.ScanStatusOf(ctx, m.Digest)
