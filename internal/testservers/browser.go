@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,4 +71,22 @@ func (l *testLog) stop() {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.stopped = true
+}
+
+// Click clicks the first element matching the CSS selector sel, as chromedp.Click does, and
+// tries again when the page replaced the element between finding it and clicking it (DevTools
+// answers "Could not find node with given id"), which happens now and then when a click closely
+// follows a page load.
+func Click(sel string) chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		var err error
+		for try := 0; try < 5; try++ {
+			err = chromedp.Click(sel, chromedp.ByQuery).Do(ctx)
+			if err == nil || !strings.Contains(err.Error(), "Could not find node") {
+				return err
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		return err
+	})
 }

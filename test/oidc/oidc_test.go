@@ -50,11 +50,11 @@ OIDC_LOGIN_CONFIG:
 	var username, tokenJSON string
 	err := chromedp.Run(ctx,
 		chromedp.Navigate(w.URL+"/"),
-		chromedp.Click("a.login", chromedp.ByQuery),
+		testservers.Click("a.login"),
 		chromedp.WaitVisible("#login", chromedp.ByQuery),
 		chromedp.SendKeys("#login", "olivia@example.test", chromedp.ByQuery),
 		chromedp.SendKeys("#password", "olivia-password", chromedp.ByQuery),
-		chromedp.Click("#submit-login", chromedp.ByQuery),
+		testservers.Click("#submit-login"),
 		chromedp.WaitVisible("#signed-in", chromedp.ByQuery),
 		chromedp.Text("#username", &username, chromedp.ByQuery),
 		// In the session, create an app-specific token through the API, as the UI will.

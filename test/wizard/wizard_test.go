@@ -209,7 +209,7 @@ func replace(sel, value string) chromedp.Action {
 
 // next presses the step's Next button and waits for the page it leads to.
 func next(waitFor string) chromedp.Action {
-	return chromedp.Tasks{chromedp.Click("#next", chromedp.ByQuery), chromedp.WaitVisible(waitFor, chromedp.ByQuery)}
+	return chromedp.Tasks{testservers.Click("#next"), chromedp.WaitVisible(waitFor, chromedp.ByQuery)}
 }
 
 func TestWizardToBundleToServe(t *testing.T) {
@@ -247,7 +247,7 @@ func TestWizardToBundleToServe(t *testing.T) {
 	b.run(t, "open the start page and begin",
 		chromedp.Navigate(url+"/"),
 		chromedp.WaitVisible("#begin", chromedp.ByQuery),
-		chromedp.Click("#begin", chromedp.ByQuery),
+		testservers.Click("#begin"),
 		chromedp.WaitVisible("#f-SERVER_HOSTNAME", chromedp.ByQuery))
 
 	// A host name that is none: the step stays, the problem shows beside the field.
@@ -299,7 +299,7 @@ func TestWizardToBundleToServe(t *testing.T) {
 	}
 
 	// Download the bundle and unpack it with tar, as the review page says.
-	b.run(t, "download", chromedp.Click("#download", chromedp.ByQuery))
+	b.run(t, "download", testservers.Click("#download"))
 	var bundle string
 	select {
 	case bundle = <-b.downloads:
@@ -389,7 +389,7 @@ func uploadAndSave(t *testing.T, bundle string) {
 	var host string
 	b.run(t, "upload the bundle",
 		chromedp.SetUploadFiles("#bundle", []string{bundle}, chromedp.ByQuery),
-		chromedp.Click("#upload", chromedp.ByQuery),
+		testservers.Click("#upload"),
 		chromedp.WaitVisible("#flash", chromedp.ByQuery),
 		chromedp.Value("#f-SERVER_HOSTNAME", &host, chromedp.ByQuery))
 	if !strings.HasPrefix(host, "127.0.0.1:") {
@@ -399,7 +399,7 @@ func uploadAndSave(t *testing.T, bundle string) {
 	b.run(t, "save",
 		chromedp.Navigate(m[1]+"/review"),
 		chromedp.WaitVisible("#save", chromedp.ByQuery),
-		chromedp.Click("#save", chromedp.ByQuery),
+		testservers.Click("#save"),
 		chromedp.WaitVisible("#flash", chromedp.ByQuery),
 		chromedp.Text("#flash", &flash, chromedp.ByQuery))
 	if !strings.Contains(flash, "Saved to "+dir) {
