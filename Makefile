@@ -11,12 +11,12 @@ LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= wharf-data
 FUZZTIME ?= 20s
 
-.PHONY: help build run deps test test-short bench lint fuzz docs clean images vm-image test-vm
+.PHONY: help build run deps ui-assets test test-short bench lint fuzz docs clean images vm-image test-vm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
 
-build: ## build bin/wharf
+build: ui-assets ## build bin/wharf
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w -X main.version=$(VERSION)" -o bin/wharf ./cmd/wharf
 
 images: build ## build the wharf image archive bin/wharf-image.tar and Debian-built PostgreSQL and Redis images (cached in ~/.cache/wharf/images)
@@ -27,11 +27,15 @@ run: build ## start Wharf on its embedded default (SQLite and local disk in ./wh
 
 deps: ## install what the tests need (Debian packages, MinIO, crane, oras, regctl, conformance suite)
 	./scripts/deps.sh
+	./scripts/ui-assets.sh
+
+ui-assets: ## fetch the web UI's CSS from the npm registry into registry/ui/static/vendor (pinned in registry/ui/assets.lock)
+	./scripts/ui-assets.sh
 
 test: deps lint ## run every test: unit, backends (PostgreSQL, MinIO), conformance, real clients
 	$(GO) test -count=1 -timeout 25m ./...
 
-test-short: ## run the tests that need no external tools
+test-short: ui-assets ## run the tests that need no external tools
 	$(GO) test -count=1 -short ./...
 
 vm-image: ## build (or reuse) the Debian test VM image in ~/.cache/wharf/vm (needs root; minutes the first time)

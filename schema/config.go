@@ -47,6 +47,8 @@ type Config struct {
 	FeatureProxyStorage      bool `json:"FEATURE_PROXY_STORAGE"`
 	FeatureGarbageCollection bool `json:"FEATURE_GARBAGE_COLLECTION"`
 	FeatureUserCreation      bool `json:"FEATURE_USER_CREATION"`
+	FeatureDirectLogin       bool `json:"FEATURE_DIRECT_LOGIN"`
+	SessionCookieSecure      bool `json:"SESSION_COOKIE_SECURE"`
 	FeatureSuperUsers        bool `json:"FEATURE_SUPER_USERS"`
 
 	SuperUsers         []string `json:"SUPER_USERS"`
@@ -281,6 +283,7 @@ func Default() *Config {
 		FeatureProxyStorage:                false,
 		FeatureGarbageCollection:           true,
 		FeatureUserCreation:                true,
+		FeatureDirectLogin:                 true,
 		FeatureSuperUsers:                  true,
 		SuperUsers:                         []string{},
 		AuthenticationType:                 "Database",

@@ -39,8 +39,8 @@ func TestNotHonoured(t *testing.T) {
 		{"logs config with database logs", "LOGS_MODEL_CONFIG:\n  producer: kafka\n", warning, "LOGS_MODEL_CONFIG", `it matters only when LOGS_MODEL is one of "transition_reads_both_writes_es", "elasticsearch", "splunk"`, 1, false},
 		{"logs config with splunk", "LOGS_MODEL: splunk\nLOGS_MODEL_CONFIG:\n  producer: splunk\n", errorK, "LOGS_MODEL_CONFIG", "asks for what Wharf cannot do", 2, true},
 		{"cosmetic key", "SSL_CIPHERS: [CAMELLIA, '!3DES']\n", warning, "SSL_CIPHERS", "nginx cipher lists do not apply; this key is ignored", 1, false},
-		{"explicit harmless value", "FEATURE_DIRECT_LOGIN: true\n", warning, "FEATURE_DIRECT_LOGIN", "this key is ignored", 1, false},
-		{"not the harmless value", "FEATURE_DIRECT_LOGIN: false\n", errorK, "FEATURE_DIRECT_LOGIN", "to allow only external logins set AUTHENTICATION_TYPE: OIDC", 1, false},
+		{"explicit harmless value", "FEATURE_INVITE_ONLY_USER_CREATION: false\n", warning, "FEATURE_INVITE_ONLY_USER_CREATION", "this key is ignored", 1, false},
+		{"not the harmless value", "FEATURE_INVITE_ONLY_USER_CREATION: true\n", errorK, "FEATURE_INVITE_ONLY_USER_CREATION", "to stop self-service sign-up set FEATURE_USER_CREATION: false", 1, false},
 		{"suggests the harmless value", "FEATURE_QUOTA_MANAGEMENT: true\n", errorK, "FEATURE_QUOTA_MANAGEMENT", "remove the key or set it to false", 1, false},
 		{"nested field", "DB_CONNECTION_ARGS:\n  ssl:\n    ca: /ca.pem\n", errorK, "DB_CONNECTION_ARGS/ssl", "use sslmode: verify-full and sslrootcert: FILE instead", 2, false},
 		{"nested harmless field", "DB_CONNECTION_ARGS:\n  autorollback: true\n", warning, "DB_CONNECTION_ARGS/autorollback", "Wharf always rolls back failed transactions", 2, false},
@@ -385,7 +385,7 @@ func TestKeys(t *testing.T) {
 		{"fields", len(byName["BUILDLOGS_REDIS"].Fields) == 4},
 		{"pattern key", byName["NAME_LOGIN_CONFIG"].Pattern != "" && byName["NAME_LOGIN_CONFIG"].Group == "auth"},
 		{"not honoured", !byName["FEATURE_GITHUB_BUILD"].Honoured && byName["FEATURE_GITHUB_BUILD"].Note != ""},
-		{"harmless", slices.Equal(byName["FEATURE_DIRECT_LOGIN"].Harmless, []any{true})},
+		{"harmless", slices.Equal(byName["FEATURE_INVITE_ONLY_USER_CREATION"].Harmless, []any{false})},
 		{"warning only", byName["SSL_CIPHERS"].WarningOnly},
 	}
 	for _, c := range checks {

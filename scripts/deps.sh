@@ -29,6 +29,8 @@ debs=(
   "systemd-analyze:systemd" # systemd/ checks generated units with systemd-analyze verify
   "dbus-daemon:dbus-daemon" # systemd/ tests the D-Bus error paths against a real bus
   "rpmbuild:rpm" # the scanner's indexer tests build RPM databases (sqlite and ndb) with rpm itself
+  "npm:npm" # the web UI's CSS comes from the npm registry (scripts/ui-assets.sh)
+  "openssl:openssl" # scripts/ui-assets.sh checks the packages' integrity
 )
 
 # Go tools: binary name, module@version (exact versions: the module proxy serves those).

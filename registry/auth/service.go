@@ -71,6 +71,9 @@ type Options struct {
 	AppTokens bool
 	// TokenTTL is the lifetime of issued registry tokens.
 	TokenTTL time.Duration
+	// SecureCookies is SESSION_COOKIE_SECURE: the session cookie is Secure even on a request
+	// that came over plain HTTP (a TLS-terminating proxy in front); it always is over TLS.
+	SecureCookies bool
 	// Audit records logins and failures; nil records nothing.
 	Audit *audit.Logger
 	// UserThrottle and IPThrottle are how many failed logins a user name or a client

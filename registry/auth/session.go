@@ -33,7 +33,7 @@ func (s *Service) StartSession(ctx context.Context, w http.ResponseWriter, r *ht
 	if err := s.store.CreateSession(ctx, store.Session{IDHash: HashToken(id), UserID: u.ID, CSRF: csrf, ExpiresAt: time.Now().Add(sessionTTL)}); err != nil {
 		return "", err
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: r.TLS != nil,
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: id, Path: "/", HttpOnly: true, Secure: s.opts.SecureCookies || r.TLS != nil,
 		SameSite: http.SameSiteLaxMode, MaxAge: int(sessionTTL.Seconds())})
 	return csrf, nil
 }
@@ -45,7 +45,7 @@ func (s *Service) EndSession(ctx context.Context, w http.ResponseWriter, r *http
 			return err
 		}
 	}
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true})
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.opts.SecureCookies || r.TLS != nil})
 	return nil
 }
 

@@ -152,6 +152,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		RequireEncryptedPasswords: cfg.FeatureRequireEncryptedBasicAuth,
 		AppTokens:                 cfg.FeatureAppSpecificTokens,
 		TokenTTL:                  cfg.RegistryTokenExpiration.D(),
+		SecureCookies:             cfg.SessionCookieSecure,
 		Audit:                     al,
 	}
 	var dir auth.Directory
@@ -181,14 +182,17 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
-	s.handler = s.routes()
+	if s.handler, err = s.routes(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
 // Close releases the database.
 func (s *Server) Close() error { return s.Store.Close() }
 
-func (s *Server) routes() http.Handler {
+func (s *Server) routes() (http.Handler, error) {
 	cfg := s.Config
 	ociOpts := oci.Options{
 		Scheme:           cfg.PreferredURLScheme,
@@ -236,15 +240,18 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.HandleFunc("/health/instance", s.health(false))
 	mux.HandleFunc("/health/endtoend", s.health(true))
-	mux.HandleFunc("/", s.home)
-	mux.HandleFunc("/signout", s.signOut)
+	web, err := s.webUI(restAPI)
+	if err != nil {
+		return nil, err
+	}
+	mux.Handle("/", web)
 	var h http.Handler = mux
 	if cfg.FeatureRateLimits {
 		limiter := ratelimit.New(cfg.RateLimitRequestsPerSecond, cfg.RateLimitBurst)
 		limiter.Respond = rateLimited
 		h = limiter.Wrap(h)
 	}
-	return withRequestLog(h, s.log)
+	return withRequestLog(h, s.log), nil
 }
 
 // rateLimited answers a refused request in the registry's error format on /v2/ and the

@@ -49,7 +49,7 @@ OIDC_LOGIN_CONFIG:
 	defer cancel()
 	var username, tokenJSON string
 	err := chromedp.Run(ctx,
-		chromedp.Navigate(w.URL+"/"),
+		chromedp.Navigate(w.URL+"/signin"),
 		testservers.Click("a.login"),
 		chromedp.WaitVisible("#login", chromedp.ByQuery),
 		chromedp.SendKeys("#login", "olivia@example.test", chromedp.ByQuery),
