@@ -75,6 +75,8 @@ func New(st *store.Store, as *auth.Service, al *audit.Logger, opts Options, log 
 		a.manifestRoutes(),
 		a.logRoutes(),
 		a.superuserRoutes(),
+		a.superuserExtraRoutes(),
+		a.messageRoutes(),
 		a.applicationRoutes(),
 	} {
 		for _, r := range group {

@@ -19,7 +19,7 @@ import (
 	"github.com/wharf-registry/wharf/registry/auth"
 )
 
-//go:embed templates static
+//go:embed all:templates static
 var files embed.FS
 
 // Provider is an external login provider offered on the sign-in page (OIDC).
