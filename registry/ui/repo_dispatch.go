@@ -77,13 +77,13 @@ func splitRepoPath(p string) (full, digest string) {
 // found, whether it exists or not.
 func (u *UI) loadRepo(q *request, full string) (*repoInfo, error) {
 	if strings.Count(full, "/") < 1 {
-		return nil, notFound("Repository " + full)
+		return nil, notFound("This repository")
 	}
 	var r repoInfo
 	err := q.get("/api/v1/repository/"+full, url.Values{"includeTags": {"false"}}, &r)
 	var e *api.Error
 	if errors.As(err, &e) && (e.Status == http.StatusForbidden || e.Status == http.StatusNotFound || (e.Status == http.StatusUnauthorized && q.signedIn())) {
-		return nil, notFound("Repository " + full)
+		return nil, notFound("This repository")
 	}
 	if err != nil {
 		return nil, err

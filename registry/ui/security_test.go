@@ -1,0 +1,94 @@
+package ui
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+const reportJSON = `{"status":"scanned","data":{"Layer":{"Features":[
+ {"Name":"openssl","Version":"3.1.4-r0","AddedBy":"sha256:aaaaaaaaaaaaaaaa","Vulnerabilities":[
+   {"Name":"CVE-2024-0727","Severity":"Medium","FixedBy":"3.1.4-r5","Link":"https://security.alpinelinux.org/vuln/CVE-2024-0727 https://example.test/x"},
+   {"Name":"CVE-2023-6129","Severity":"High","FixedBy":"","Link":"javascript:alert(1)"}]},
+ {"Name":"zlib","Version":"1.3-r2","AddedBy":"sha256:bbbbbbbbbbbbbbbb","Vulnerabilities":[
+   {"Name":"CVE-2023-1","Severity":"Weird","FixedBy":"1.3.1-r0"}]},
+ {"Name":"musl","Version":"1.2.4-r2","AddedBy":"sha256:aaaaaaaaaaaaaaaa"}]}}}`
+
+func TestSecuritySummary(t *testing.T) {
+	var doc securityJSON
+	if err := json.Unmarshal([]byte(reportJSON), &doc); err != nil {
+		t.Fatal(err)
+	}
+	s := summarize(doc)
+	if s.packages != 3 || len(s.findings) != 3 || s.fixable != 2 {
+		t.Fatalf("summary: %d packages, %d findings, %d fixable", s.packages, len(s.findings), s.fixable)
+	}
+	byID := map[string]Finding{}
+	for _, f := range s.findings {
+		byID[f.ID] = f
+	}
+	if f := byID["CVE-2024-0727"]; f.Link != "https://security.alpinelinux.org/vuln/CVE-2024-0727" || f.Layer != "sha256:aaaaaaaaaaaaaaaa" || f.Package != "openssl" {
+		t.Errorf("CVE-2024-0727: %+v", f)
+	}
+	if f := byID["CVE-2023-6129"]; f.Link != "" {
+		t.Errorf("a javascript: link was kept: %q", f.Link)
+	}
+	if f := byID["CVE-2023-1"]; f.Severity != "Unknown" {
+		t.Errorf("an unknown severity became %q", f.Severity)
+	}
+	cases := []struct {
+		name    string
+		fixable bool
+		sev     string
+		want    []string // severities of the groups, in order
+		n       int
+	}{
+		{"all", false, "", []string{"High", "Medium", "Unknown"}, 3},
+		{"fixable", true, "", []string{"Medium", "Unknown"}, 2},
+		{"high", false, "High", []string{"High"}, 1},
+		{"fixable high", true, "High", nil, 0},
+	}
+	for _, c := range cases {
+		groups := groupFindings(filterFindings(s.findings, c.fixable, c.sev))
+		var got []string
+		n := 0
+		for _, g := range groups {
+			got = append(got, g.Severity)
+			n += len(g.Findings)
+		}
+		if len(got) != len(c.want) || n != c.n {
+			t.Errorf("%s: groups %v (%d findings), want %v (%d)", c.name, got, n, c.want, c.n)
+			continue
+		}
+		for i := range got {
+			if got[i] != c.want[i] {
+				t.Errorf("%s: groups %v, want %v", c.name, got, c.want)
+			}
+		}
+	}
+	counts := countSeverities(s.findings)
+	if len(counts) != 6 || counts[1].Severity != "High" || counts[1].Count != 1 || counts[5].Count != 1 {
+		t.Errorf("counts: %+v", counts)
+	}
+}
+
+func TestLogDetail(t *testing.T) {
+	cases := []struct {
+		meta map[string]any
+		want string
+	}{
+		{map[string]any{"tag": "latest", "manifest_digest": "sha256:0123456789abcdef0123", "repo": "web", "namespace": "acme"}, "tag latest → sha256:0123456789ab"},
+		{map[string]any{"role": "write", "team": "builders", "repo": "web"}, "role write for builders"},
+		{map[string]any{"role": "read", "username": "acme+ci"}, "role read for acme+ci"},
+		{map[string]any{"visibility": "public"}, "now public"},
+		{map[string]any{"robot": "acme+ci", "description": "x"}, "description x, robot acme+ci"},
+		{map[string]any{}, ""},
+	}
+	for _, c := range cases {
+		if got := logDetail(c.meta); got != c.want {
+			t.Errorf("logDetail(%v) = %q, want %q", c.meta, got, c.want)
+		}
+	}
+	if actionWords("push_repo") != "Push" || actionWords("some_new_thing") != "Some new thing" {
+		t.Error("actionWords")
+	}
+}
