@@ -11,7 +11,7 @@ LISTEN ?= 127.0.0.1:8080
 DATA_DIR ?= wharf-data
 FUZZTIME ?= 20s
 
-.PHONY: help build run deps ui-assets test test-short bench lint fuzz docs clean images vm-image test-vm
+.PHONY: help build run deps ui-assets screenshots test test-short bench lint fuzz docs clean images vm-image test-vm
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-11s %s\n", $$1, $$2}'
@@ -44,9 +44,10 @@ vm-image: ## build (or reuse) the Debian test VM image in ~/.cache/wharf/vm (nee
 test-vm: deps build vm-image ## boot the test VM under qemu: the harness's own test, then install, upgrade and uninstall in it
 	WHARF_TEST_VM=1 $(GO) test -count=1 -v -timeout 60m ./testvm/
 
-bench: deps build ## benchmark Wharf against the distribution registry, side by side; time the scanner on Debian 12
+bench: deps build ## benchmark Wharf against the distribution registry, side by side; time the scanner on Debian 12 and the web UI's pages on 10,000 repositories
 	$(GO) run ./bench/registrybench -wharf bin/wharf
 	$(GO) run ./bench/scannerbench -wharf bin/wharf
+	$(GO) run ./bench/uibench -wharf bin/wharf
 
 lint: ## check formatting and vet
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -58,6 +59,10 @@ fuzz: ## run each fuzz test for FUZZTIME
 	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+screenshots: ui-assets ## take the web UI's screenshots in docs/screenshots (headless chromium)
+	mkdir -p docs/screenshots
+	WHARF_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./test/ui/
 
 docs: ## regenerate docs/config.md from the schema
 	$(GO) run ./schema/docgen -o docs/config.md
