@@ -31,7 +31,7 @@ func (a *API) repositoryRoutes() []*Route {
 		Method: "GET", Path: "/api/v1/repository", Op: "listRepos", Group: "repository", Anonymous: true,
 		Summary: "Fetch the list of repositories visible to the current user under a variety of situations.",
 		Scope:   auth.ScopeRepoRead,
-		Query:   []string{"namespace", "starred", "public", "last_modified", "popularity", "repo_kind", "next_page"},
+		Query:   []string{"namespace", "starred", "public", "last_modified", "popularity", "repo_kind", "next_page", "filter", "visibility"},
 		Handle:  a.listRepos,
 	}, {
 		Method: "POST", Path: "/api/v1/repository/{repository}/changevisibility", Op: "changeRepoVisibility", Group: "repository",
@@ -168,8 +168,14 @@ func (a *API) listRepos(c *Call) (any, error) {
 	viewer := a.auth.Viewer(c.ID)
 	viewer.Public = viewer.Public && public
 	viewer.All = c.Superuser()
+	// Wharf's additions: filter (a part of NAMESPACE/NAME, any case) and visibility
+	// (public or private), applied before paging.
+	visibility := c.Query("visibility")
+	if visibility != "" && visibility != "public" && visibility != "private" {
+		return nil, badRequest("visibility must be public or private")
+	}
 	repos, err := a.store.ListRepositories(c.R.Context(), store.RepoListing{Viewer: viewer, Namespace: namespace,
-		AfterID: after, Limit: reposPerPage + 1})
+		Filter: strings.TrimSpace(c.Query("filter")), Visibility: visibility, AfterID: after, Limit: reposPerPage + 1})
 	if err != nil {
 		return nil, fmt.Errorf("list repositories: %w", err)
 	}

@@ -239,6 +239,10 @@ type RepoListing struct {
 	Viewer Viewer
 	// Namespace limits the list to one namespace ("" for any).
 	Namespace string
+	// Filter keeps repositories whose NAMESPACE/NAME contains it, ignoring case ("" for all).
+	Filter string
+	// Visibility keeps only public or only private repositories ("" for both).
+	Visibility string
 	// AfterID pages: only repositories with a larger id.
 	AfterID int64
 	Limit   int
@@ -254,6 +258,14 @@ func (s *Store) ListRepositories(ctx context.Context, l RepoListing) ([]Reposito
 	if l.Namespace != "" {
 		query += " AND n.name = ?"
 		args = append(args, l.Namespace)
+	}
+	if l.Filter != "" {
+		query += ` AND LOWER(n.name || '/' || r.name) LIKE ? ESCAPE '\'`
+		args = append(args, "%"+likeEscaper.Replace(strings.ToLower(l.Filter))+"%")
+	}
+	if l.Visibility == "public" || l.Visibility == "private" {
+		query += " AND r.visibility = ?"
+		args = append(args, l.Visibility)
 	}
 	query += " ORDER BY r.id LIMIT ?"
 	args = append(args, l.Limit)
@@ -276,6 +288,9 @@ func (s *Store) ListRepositories(ctx context.Context, l RepoListing) ([]Reposito
 	}
 	return out, rows.Err()
 }
+
+// likeEscaper escapes LIKE's wildcards (with ESCAPE '\').
+var likeEscaper = strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`)
 
 // rowSuffix scans trailing columns into extra destinations after a row scanner's own.
 type rowSuffix struct {

@@ -217,3 +217,8 @@ func localPath(p string) string {
 
 // flashNow shows a message on the page this request renders.
 func (q *request) flashNow(f *Flash) { q.now = f }
+
+// badForm is a refusal of a form's input, shown beside the form.
+func badForm(msg string) error {
+	return &api.Error{Status: http.StatusBadRequest, ErrorMessage: msg}
+}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -46,7 +47,7 @@ func TestScreenshots(t *testing.T) {
 	if dir == "" {
 		t.Skip("WHARF_SCREENSHOTS is not set (make screenshots sets it)")
 	}
-	w := testservers.StartWharf(t, testservers.WharfOptions{Config: "REGISTRY_TITLE: Example Registry\n"})
+	w := testservers.StartWharf(t, testservers.WharfOptions{Config: "REGISTRY_TITLE: Example Registry\nFEATURE_SECURITY_SCANNER: true\nSECURITY_SCANNER_INDEXING_INTERVAL: 1\n"})
 	su, pw := w.User, w.Password
 	call := func(method, path string, body any) { api(t, w.URL, su, pw, method, path, body, nil) }
 	call("POST", "/api/v1/organization/", map[string]string{"name": "acme", "email": "platform@acme.example"})
@@ -69,7 +70,38 @@ func TestScreenshots(t *testing.T) {
 	call("PUT", "/api/v1/repository/acme/web/permissions/team/builders", map[string]string{"role": "write"})
 	call("PUT", "/api/v1/repository/acme/web/permissions/user/acme+ci", map[string]string{"role": "write"})
 
+	// A scanned image for the security report: the scanner's Alpine fixture and real data.
+	vulndb := os.Getenv("WHARF_VULNDB_DIR")
+	if vulndb == "" {
+		vulndb = filepath.Join("..", "..", "..", "shared", "vulndb")
+	}
+	secdb, err := filepath.Abs(filepath.Join(vulndb, "alpine-secdb.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	if out, err := w.Run(ctx, "", "scanner", "import", secdb); err != nil {
+		t.Fatalf("wharf scanner import: %v\n%s", err, out)
+	}
+	alpine := alpineLayerImage(t)
+	ref, _ := name.ParseReference(w.Host+"/acme/base/alpine:3.19", name.Insecure)
+	if err := remote.Write(ref, alpine, remote.WithAuth(&authn.Basic{Username: su, Password: pw})); err != nil {
+		t.Fatal(err)
+	}
+	alpineDigest, _ := alpine.Digest()
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(time.Second) {
+		var sec struct {
+			Status string `json:"status"`
+		}
+		api(t, w.URL, su, pw, "GET", "/api/v1/repository/acme/base/alpine/manifest/"+alpineDigest.String()+"/security", nil, &sec)
+		if sec.Status == "scanned" {
+			break
+		}
+	}
+
 	shots := []struct{ file, path string }{
+		{"security.png", "/repository/acme/base/alpine/manifest/" + alpineDigest.String()},
 		{"repositories.png", "/repository/"},
 		{"repository.png", "/repository/acme/web"},
 		{"tags.png", "/repository/acme/web?tab=tags"},
