@@ -104,14 +104,20 @@ func (u *UI) repoTagsTab(q *request, repo *repoInfo) error {
 			return err
 		}
 	}
-	base := repo.URL() + "?tab=tags&page="
-	if page > 1 {
-		d.Prev = base + strconv.Itoa(page-1)
-	}
-	if d.More {
-		d.Next = base + strconv.Itoa(page+1)
-	}
+	d.Prev, d.Next = pageLinks(repo.URL()+"?tab=tags&page=", page, d.More)
 	return q.render(http.StatusOK, "repo_tags", repo.Full+" tags", "repositories", d)
+}
+
+// pageLinks are the links to the previous and next pages ("" when there is none): base
+// ends with page=.
+func pageLinks(base string, page int, more bool) (prev, next string) {
+	if page > 1 {
+		prev = base + strconv.Itoa(page-1)
+	}
+	if more {
+		next = base + strconv.Itoa(page+1)
+	}
+	return prev, next
 }
 
 // selectTag loads one tag's details: its labels and, for an index, its platforms.
@@ -214,13 +220,7 @@ func (u *UI) repoHistoryTab(q *request, repo *repoInfo) error {
 	}
 	d := repoHistoryData{Repo: repo, Entries: tags.Tags, Page: page, Window: humanDuration(repo.TagExpirationS),
 		Since: time.Now().Unix() - repo.TagExpirationS}
-	base := repo.URL() + "?tab=history&page="
-	if page > 1 {
-		d.Prev = base + strconv.Itoa(page-1)
-	}
-	if tags.HasAdditional {
-		d.Next = base + strconv.Itoa(page+1)
-	}
+	d.Prev, d.Next = pageLinks(repo.URL()+"?tab=history&page=", page, tags.HasAdditional)
 	return q.render(http.StatusOK, "repo_history", repo.Full+" tag history", "repositories", d)
 }
 

@@ -2,7 +2,9 @@ package ui
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 )
 
 const reportJSON = `{"status":"scanned","data":{"Layer":{"Features":[
@@ -90,5 +92,45 @@ func TestLogDetail(t *testing.T) {
 	}
 	if actionWords("push_repo") != "Push" || actionWords("some_new_thing") != "Some new thing" {
 		t.Error("actionWords")
+	}
+}
+
+func TestRepoHelpers(t *testing.T) {
+	children := indexChildren(`{"manifests":[{"digest":"sha256:a","platform":{"os":"linux","architecture":"arm64","variant":"v8"}},{"digest":"sha256:b","platform":{"os":"linux","architecture":"amd64"}},{"digest":"sha256:c"}]}`)
+	if len(children) != 3 || children[0].Platform != "linux/arm64/v8" || children[1].Platform != "linux/amd64" || children[2].Platform != "unknown" {
+		t.Errorf("indexChildren: %+v", children)
+	}
+	if indexChildren("not json") != nil {
+		t.Error("indexChildren of garbage")
+	}
+	for _, c := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{{"2w", 14 * 24 * time.Hour, true}, {"1d", 24 * time.Hour, true}, {"30m", 30 * time.Minute, true}, {"0d", 0, false}, {"x", 0, false}, {"5y", 0, false}} {
+		got, err := parseDuration(c.in)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("parseDuration(%q) = %v, %v", c.in, got, err)
+		}
+	}
+	if exp, msg, err := expiration("never", ""); err != nil || exp != nil || !strings.Contains(msg, "no longer expires") {
+		t.Errorf("never: %v %q %v", exp, msg, err)
+	}
+	if exp, _, err := expiration("", "2030-01-02T03:04"); err != nil || exp != time.Date(2030, 1, 2, 3, 4, 0, 0, time.UTC).Unix() {
+		t.Errorf("at a date: %v %v", exp, err)
+	}
+	if _, _, err := expiration("", ""); err == nil {
+		t.Error("no choice was accepted")
+	}
+	if p, n := pageLinks("/r?page=", 1, true); p != "" || n != "/r?page=2" {
+		t.Errorf("pageLinks: %q %q", p, n)
+	}
+	if got := (repoRow{Description: "# Title\n\nbody"}).Summary(); got != "Title" {
+		t.Errorf("Summary: %q", got)
+	}
+	for _, c := range []struct{ in, want string }{{"/x", "/x"}, {"//evil", "/"}, {"https://evil", "/"}, {"", "/"}, {"/\\evil", "/"}} {
+		if got := localPath(c.in); got != c.want {
+			t.Errorf("localPath(%q) = %q", c.in, got)
+		}
 	}
 }
