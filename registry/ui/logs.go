@@ -3,6 +3,7 @@ package ui
 import (
 	"fmt"
 	"html/template"
+	"maps"
 	"net/url"
 	"sort"
 	"strings"
@@ -247,6 +248,15 @@ func logDetail(m map[string]any) string {
 		for _, k := range keys {
 			used[k] = true
 		}
+	}
+	if list, ok := m["tags"].([]any); ok && len(list) > 0 && str("tag") == "" {
+		names := make([]string, 0, len(list))
+		for _, t := range list {
+			names = append(names, fmt.Sprint(t))
+		}
+		m = maps.Clone(m)
+		m["tag"] = strings.Join(names, ", ")
+		delete(m, "tags")
 	}
 	if t := str("tag"); t != "" {
 		s := "tag " + t

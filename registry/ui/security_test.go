@@ -83,6 +83,7 @@ func TestLogDetail(t *testing.T) {
 		{map[string]any{"role": "read", "username": "acme+ci"}, "role read for acme+ci"},
 		{map[string]any{"visibility": "public"}, "now public"},
 		{map[string]any{"robot": "acme+ci", "description": "x"}, "description x, robot acme+ci"},
+		{map[string]any{"tags": []any{"latest", "v1"}, "manifest_digest": "sha256:0123456789abcdef0123", "useragent": "skopeo"}, "tag latest, v1 → sha256:0123456789ab, useragent skopeo"},
 		{map[string]any{}, ""},
 	}
 	for _, c := range cases {
