@@ -69,6 +69,7 @@ func New(st *store.Store, as *auth.Service, al *audit.Logger, opts Options, log 
 		a.teamRoutes(),
 		a.robotRoutes(),
 		a.repositoryRoutes(),
+		a.starRoutes(),
 		a.permissionRoutes(),
 		a.prototypeRoutes(),
 		a.tagRoutes(),

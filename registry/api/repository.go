@@ -161,13 +161,17 @@ func (a *API) listRepos(c *Call) (any, error) {
 		}
 	}
 	out := map[string]any{"repositories": []any{}}
-	if kind := c.Query("repo_kind"); starred || (kind != "" && kind != "image") {
-		// Wharf has no stars and only image repositories.
+	if kind := c.Query("repo_kind"); kind != "" && kind != "image" {
+		// Wharf has only image repositories.
 		return out, nil
 	}
 	viewer := a.auth.Viewer(c.ID)
-	viewer.Public = viewer.Public && public
+	viewer.Public = viewer.Public && (public || starred)
 	viewer.All = c.Superuser()
+	var starredBy int64
+	if starred {
+		starredBy = c.ID.User.ID
+	}
 	// Wharf's additions: filter (a part of NAMESPACE/NAME, any case) and visibility
 	// (public or private), applied before paging.
 	visibility := c.Query("visibility")
@@ -175,7 +179,7 @@ func (a *API) listRepos(c *Call) (any, error) {
 		return nil, badRequest("visibility must be public or private")
 	}
 	repos, err := a.store.ListRepositories(c.R.Context(), store.RepoListing{Viewer: viewer, Namespace: namespace,
-		Filter: strings.TrimSpace(c.Query("filter")), Visibility: visibility, AfterID: after, Limit: reposPerPage + 1})
+		Filter: strings.TrimSpace(c.Query("filter")), Visibility: visibility, StarredBy: starredBy, AfterID: after, Limit: reposPerPage + 1})
 	if err != nil {
 		return nil, fmt.Errorf("list repositories: %w", err)
 	}
@@ -183,12 +187,16 @@ func (a *API) listRepos(c *Call) (any, error) {
 		repos = repos[:reposPerPage]
 		out["next_page"] = repoPageToken(repos[len(repos)-1].ID)
 	}
+	stars, err := a.starredAmong(c, repos)
+	if err != nil {
+		return nil, err
+	}
 	list := make([]any, 0, len(repos))
 	for _, r := range repos {
 		v := map[string]any{"namespace": r.Namespace, "name": r.Name, "description": r.Description, "is_public": r.Public,
 			"kind": "image", "state": "NORMAL"}
 		if !c.ID.Anonymous() {
-			v["is_starred"] = false
+			v["is_starred"] = stars[r.ID]
 		}
 		if lastModified {
 			if r.LastModified.IsZero() {
@@ -221,6 +229,11 @@ func (a *API) getRepo(c *Call) (any, error) {
 		"status_token": "", "trust_enabled": false, "tag_expiration_s": int64(a.opts.TagExpiration.Seconds()), "state": "NORMAL",
 		"can_write": store.StrongerRole(acc.Role, store.RoleWrite) == acc.Role && acc.Role != "",
 		"can_admin": acc.Role == store.RoleAdmin,
+	}
+	if stars, err := a.starredAmong(c, []store.Repository{repo}); err != nil {
+		return nil, err
+	} else if stars[repo.ID] {
+		out["is_starred"] = true
 	}
 	if repoQueryBool(c, "includeTags", true) {
 		records, err := a.store.TagRecords(c.R.Context(), repo.ID, store.TagQuery{ActiveOnly: true, Limit: 500})

@@ -243,6 +243,8 @@ type RepoListing struct {
 	Filter string
 	// Visibility keeps only public or only private repositories ("" for both).
 	Visibility string
+	// StarredBy keeps the repositories this user starred (0 for all).
+	StarredBy int64
 	// AfterID pages: only repositories with a larger id.
 	AfterID int64
 	Limit   int
@@ -262,6 +264,10 @@ func (s *Store) ListRepositories(ctx context.Context, l RepoListing) ([]Reposito
 	if l.Filter != "" {
 		query += ` AND LOWER(n.name || '/' || r.name) LIKE ? ESCAPE '\'`
 		args = append(args, "%"+likeEscaper.Replace(strings.ToLower(l.Filter))+"%")
+	}
+	if l.StarredBy != 0 {
+		query += " AND r.id IN (SELECT repository_id FROM repository_star WHERE user_id = ?)"
+		args = append(args, l.StarredBy)
 	}
 	if l.Visibility == "public" || l.Visibility == "private" {
 		query += " AND r.visibility = ?"

@@ -14,6 +14,7 @@ type repoRow struct {
 	Name         string `json:"name"`
 	Description  string `json:"description"`
 	IsPublic     bool   `json:"is_public"`
+	IsStarred    bool   `json:"is_starred"`
 	LastModified int64  `json:"last_modified"`
 }
 
@@ -30,6 +31,7 @@ type repoListData struct {
 	Repos []repoRow
 	// The filters as chosen, and the namespaces to choose from.
 	Filter, Namespace, Visibility string
+	Starred                       bool
 	Namespaces                    []string
 	NextURL, FirstURL             string
 }
@@ -37,15 +39,18 @@ type repoListData struct {
 // repoList lists the repositories the viewer may read, a page at a time, filtered.
 func (u *UI) repoList(q *request) error {
 	in := q.r.URL.Query()
-	d := repoListData{Filter: strings.TrimSpace(in.Get("filter")), Namespace: in.Get("namespace"), Visibility: in.Get("visibility")}
+	d := repoListData{Filter: strings.TrimSpace(in.Get("filter")), Namespace: in.Get("namespace"), Visibility: in.Get("visibility"),
+		Starred: in.Get("starred") == "1"}
 	if d.Visibility != "public" && d.Visibility != "private" {
 		d.Visibility = ""
 	}
-	query := url.Values{"last_modified": {"true"}}
+	// public=true: public repositories too, besides those the viewer has a permission on.
+	query := url.Values{"last_modified": {"true"}, "public": {"true"}}
 	if d.Namespace != "" {
 		query.Set("namespace", d.Namespace)
-	} else {
-		query.Set("public", "true")
+	}
+	if d.Starred && q.signedIn() {
+		query.Set("starred", "true")
 	}
 	for k, v := range map[string]string{"filter": d.Filter, "visibility": d.Visibility, "next_page": in.Get("next_page")} {
 		if v != "" {
@@ -75,6 +80,9 @@ func (u *UI) repoList(q *request) error {
 		if v != "" {
 			page.Set(k, v)
 		}
+	}
+	if d.Starred {
+		page.Set("starred", "1")
 	}
 	if in.Get("next_page") != "" {
 		d.FirstURL = "/repository/?" + page.Encode()

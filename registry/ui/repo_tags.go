@@ -226,6 +226,9 @@ func (u *UI) repoHistoryTab(q *request, repo *repoInfo) error {
 
 // repoContentPost runs the forms of the information, tags and history tabs.
 func (u *UI) repoContentPost(q *request, repo *repoInfo, op string) (bool, error) {
+	if op == "star" || op == "unstar" {
+		return true, q.star(repo, op == "star")
+	}
 	if op != "description" && !strings.HasPrefix(op, "tag.") && !strings.HasPrefix(op, "label.") {
 		return false, nil
 	}
@@ -286,6 +289,25 @@ func (u *UI) repoContentPost(q *request, repo *repoInfo, op string) (bool, error
 		return true, q.back(back, err)
 	}
 	return true, q.redirect(back, "ok", msg)
+}
+
+// star stars or unstars a repository for the signed-in user.
+func (q *request) star(repo *repoInfo, on bool) error {
+	if !q.signedIn() {
+		return notFound("This repository")
+	}
+	var err error
+	msg := "Starred " + repo.Full + "."
+	if on {
+		err = q.call(http.MethodPost, "/api/v1/user/starred", nil, map[string]string{"namespace": repo.Namespace, "repository": repo.Name}, nil)
+	} else {
+		err = q.call(http.MethodDelete, "/api/v1/user/starred/"+repo.Full, nil, nil, nil)
+		msg = "Removed the star from " + repo.Full + "."
+	}
+	if err != nil {
+		return q.back(repo.URL(), err)
+	}
+	return q.redirect(repo.URL(), "ok", msg)
 }
 
 // tagManifest reads the digest a tag points at.

@@ -80,6 +80,10 @@ func TestRepositories(t *testing.T) {
 	if html := bob.html(t); strings.Contains(html, "acme/hidden") || strings.Contains(html, "admin/tools") {
 		t.Error("bob's list names a private repository")
 	}
+	bob.open(t, "/repository/?filter=acme%2F")
+	if names := repoNames(t, bob); len(names) != 1 || names[0] != "acme/web" {
+		t.Errorf("bob's search for acme/: %v", names)
+	}
 
 	// Create a public repository in bob's namespace.
 	createRepoInUI(t, bob, "bob", "notes", "public")
@@ -103,6 +107,29 @@ func TestRepositories(t *testing.T) {
 		chromedp.InnerHTML("#repo-description", &html, chromedp.ByQuery), chromedp.Title(&title))
 	if scripts != 0 || strings.Contains(html, "javascript:") || title == "owned" || !strings.Contains(html, "<strong>bold</strong>") || !strings.Contains(html, `href="https://example.test/"`) {
 		t.Errorf("the description renders as %q (title %q)", html, title)
+	}
+
+	// Stars: star from the page, filter the list by stars, unstar.
+	b.submit(t, "star acme/web", "#star")
+	orgExpectFlash(t, b, "starring", "Starred acme/web")
+	b.open(t, "/repository/?starred=1")
+	if got := repoNames(t, b); len(got) != 1 || got[0] != "acme/web" {
+		t.Errorf("starred repositories: %v", got)
+	}
+	var starred struct {
+		Repositories []struct {
+			Name string `json:"name"`
+		} `json:"repositories"`
+	}
+	api(t, w.URL, su, pw, "GET", "/api/v1/user/starred", nil, &starred)
+	if len(starred.Repositories) != 1 || starred.Repositories[0].Name != "web" {
+		t.Errorf("the API's starred list: %+v", starred)
+	}
+	b.open(t, "/repository/acme/web")
+	b.submit(t, "unstar acme/web", "#unstar")
+	b.open(t, "/repository/?starred=1")
+	if got := repoNames(t, b); len(got) != 0 {
+		t.Errorf("after unstarring: %v", got)
 	}
 
 	// Tags: the table shows them; add, move, expire, label, delete, restore.
