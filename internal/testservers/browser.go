@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -89,4 +92,50 @@ func Click(sel string) chromedp.Action {
 		}
 		return err
 	})
+}
+
+// Console collects what a browser tab reports as faults of its pages: uncaught exceptions,
+// console errors (and, when asked, warnings), and log entries at error level that are not
+// HTTP statuses (a script or style refused by the Content-Security-Policy, say).
+type Console struct {
+	mu       sync.Mutex
+	problems []string
+}
+
+// WatchConsole starts collecting the faults the tab of ctx reports.
+func WatchConsole(ctx context.Context, warnings bool) *Console {
+	c := &Console{}
+	chromedp.ListenTarget(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			c.Add("exception: " + ev.ExceptionDetails.Error())
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.APITypeError || ev.Type == runtime.APITypeAssert || (warnings && ev.Type == runtime.APITypeWarning) {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				c.Add("console." + string(ev.Type) + ": " + strings.Join(args, " "))
+			}
+		case *cdplog.EventEntryAdded:
+			if ev.Entry.Level == cdplog.LevelError && ev.Entry.Source != cdplog.SourceNetwork {
+				c.Add(fmt.Sprintf("log (%s): %s", ev.Entry.Source, ev.Entry.Text))
+			}
+		}
+	})
+	return c
+}
+
+// Add records a fault.
+func (c *Console) Add(s string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.problems = append(c.problems, s)
+}
+
+// Problems returns the faults recorded so far.
+func (c *Console) Problems() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.problems)
 }

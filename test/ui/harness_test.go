@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,9 +32,8 @@ func TestMain(m *testing.M) { testservers.Main(m) }
 type tab struct {
 	ctx context.Context
 	// base is the registry's URL (http://127.0.0.1:PORT).
-	base     string
-	mu       sync.Mutex
-	problems []string
+	base    string
+	console *testservers.Console
 }
 
 // newTab starts a fresh browser (its own profile: no cookies) on the registry at base. With
@@ -45,30 +43,11 @@ func newTab(t *testing.T, base string, noScript bool) *tab {
 	ctx := testservers.Browser(t)
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 	t.Cleanup(cancel)
-	b := &tab{ctx: ctx, base: base}
+	b := &tab{ctx: ctx, base: base, console: testservers.WatchConsole(ctx, true)}
 	chromedp.ListenTarget(ctx, func(ev any) {
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			b.problem("exception: " + ev.ExceptionDetails.Error())
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.APITypeError || ev.Type == runtime.APITypeAssert || ev.Type == runtime.APITypeWarning {
-				var args []string
-				for _, a := range ev.Args {
-					args = append(args, string(a.Value)+a.Description)
-				}
-				b.problem("console." + string(ev.Type) + ": " + strings.Join(args, " "))
-			}
-		case *cdplog.EventEntryAdded:
-			// Error pages the UI shows on purpose (a 404, a 403) are network entries at
-			// error level; anything else at error level is a fault of the page.
-			if ev.Entry.Level == cdplog.LevelError && ev.Entry.Source != cdplog.SourceNetwork {
-				b.problem(fmt.Sprintf("log (%s): %s", ev.Entry.Source, ev.Entry.Text))
-			}
-		case *network.EventResponseReceived:
-			// A stylesheet, script or image that fails is a broken page.
-			if ev.Type != network.ResourceTypeDocument && ev.Response.Status >= 400 {
-				b.problem(fmt.Sprintf("%s %s answered %d", ev.Type, ev.Response.URL, ev.Response.Status))
-			}
+		// A stylesheet, script or image that fails is a broken page.
+		if ev, ok := ev.(*network.EventResponseReceived); ok && ev.Type != network.ResourceTypeDocument && ev.Response.Status >= 400 {
+			b.console.Add(fmt.Sprintf("%s %s answered %d", ev.Type, ev.Response.URL, ev.Response.Status))
 		}
 	})
 	actions := []chromedp.Action{network.Enable(), cdplog.Enable(), runtime.Enable()}
@@ -79,19 +58,11 @@ func newTab(t *testing.T, base string, noScript bool) *tab {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		if len(b.problems) > 0 {
-			t.Errorf("the browser reported errors:\n%s", strings.Join(b.problems, "\n"))
+		if p := b.console.Problems(); len(p) > 0 {
+			t.Errorf("the browser reported errors:\n%s", strings.Join(p, "\n"))
 		}
 	})
 	return b
-}
-
-func (b *tab) problem(s string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.problems = append(b.problems, s)
 }
 
 // run runs actions; on failure the test ends, showing where the browser was and what the

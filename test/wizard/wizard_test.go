@@ -16,7 +16,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,8 +24,6 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/input"
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"github.com/wharf-registry/wharf/internal/testservers"
@@ -91,8 +88,7 @@ var startLine = regexp.MustCompile(`open (http://\S+), user (\S+), password (.+)
 // downloads into a directory.
 type wizardBrowser struct {
 	ctx       context.Context
-	mu        sync.Mutex
-	problems  []string
+	console   *testservers.Console
 	downloads chan string
 	dir       string
 }
@@ -102,7 +98,9 @@ func newBrowser(t *testing.T, user, password string) *wizardBrowser {
 	ctx := testservers.Browser(t)
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	t.Cleanup(cancel)
-	b := &wizardBrowser{ctx: ctx, downloads: make(chan string, 4), dir: t.TempDir()}
+	// Network entries report HTTP statuses (the wizard answers 422 to a step with problems,
+	// by design), so the console watch leaves them out.
+	b := &wizardBrowser{ctx: ctx, console: testservers.WatchConsole(ctx, false), downloads: make(chan string, 4), dir: t.TempDir()}
 	onEvent := func(ev any) {
 		switch ev := ev.(type) {
 		case *fetch.EventAuthRequired:
@@ -110,23 +108,6 @@ func newBrowser(t *testing.T, user, password string) *wizardBrowser {
 				Response: fetch.AuthChallengeResponseResponseProvideCredentials, Username: user, Password: password}))
 		case *fetch.EventRequestPaused:
 			go b.cdp(fetch.ContinueRequest(ev.RequestID))
-		case *runtime.EventExceptionThrown:
-			b.problem("exception: " + ev.ExceptionDetails.Error())
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.APITypeError || ev.Type == runtime.APITypeAssert {
-				var args []string
-				for _, a := range ev.Args {
-					args = append(args, string(a.Value)+a.Description)
-				}
-				b.problem("console." + string(ev.Type) + ": " + strings.Join(args, " "))
-			}
-		case *cdplog.EventEntryAdded:
-			// Network entries report HTTP statuses (the wizard answers 422 to a step with
-			// problems, by design); anything else at error level is a fault of the page
-			// (a script or style refused by the Content-Security-Policy, say).
-			if ev.Entry.Level == cdplog.LevelError && ev.Entry.Source != cdplog.SourceNetwork {
-				b.problem(fmt.Sprintf("log (%s): %s", ev.Entry.Source, ev.Entry.Text))
-			}
 		case *browser.EventDownloadProgress:
 			if ev.State == browser.DownloadProgressStateCompleted {
 				select {
@@ -156,18 +137,10 @@ func (b *wizardBrowser) cdp(action chromedp.Action) {
 	action.Do(cdp.WithExecutor(b.ctx, c.Target))
 }
 
-func (b *wizardBrowser) problem(s string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.problems = append(b.problems, s)
-}
-
 func (b *wizardBrowser) checkNoProblems(t *testing.T) {
 	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.problems) > 0 {
-		t.Errorf("the browser reported errors:\n%s", strings.Join(b.problems, "\n"))
+	if p := b.console.Problems(); len(p) > 0 {
+		t.Errorf("the browser reported errors:\n%s", strings.Join(p, "\n"))
 	}
 }
 
